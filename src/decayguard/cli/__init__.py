@@ -1,0 +1,27 @@
+"""The ``decayguard`` command: a thin adapter over the library (typer + rich).
+
+Each command group lives in its own module of this package and is registered
+below; none holds business logic of its own.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from decayguard.cli import project, store
+
+app = typer.Typer(
+    name="decayguard",
+    help="Keep deployed ML models from silently decaying.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.command("version")(project.version)
+app.command("init")(project.init)
+app.add_typer(store.app, name="store")
+
+
+def main() -> None:
+    """Entry point of the ``decayguard`` console script."""
+    project.run_app(app)

@@ -1,0 +1,244 @@
+"""Typed project configuration: ``decayguard.yaml`` plus ``DECAYGUARD_*`` environment overrides.
+
+Every field has a docstring; a bad value is reported with its dotted key and the
+file it came from::
+
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (folder / "decayguard.yaml").write_text("serving:\\n  http_port: nope\\n")
+    >>> load_config(folder / "decayguard.yaml")
+    Traceback (most recent call last):
+    ...
+    decayguard.errors.ConfigError: .../decayguard.yaml: serving.http_port: Input should be a valid integer, unable to parse string as an integer (got 'nope')
+
+Environment variables override the file, with ``__`` between nested keys, for
+example ``DECAYGUARD_SERVING__HTTP_PORT=9000``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from decayguard.errors import ConfigError
+
+CONFIG_FILENAME = "decayguard.yaml"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+
+class ProjectConfig(_Section):
+    name: str = "decayguard-project"
+    """A short name for the project, used in alerts and dashboards."""
+    store_url: str = "sqlite:///.decayguard/store.db"
+    """SQLAlchemy URL of the decayguard store. Relative SQLite paths are relative to the
+    project folder. For PostgreSQL: ``postgresql+psycopg://user@host:5432/db``."""
+    state_dir: str = ".decayguard"
+    """Folder (relative to the project) for the store file, spools, logs and pid files."""
+
+
+class FeatureSpec(_Section):
+    name: str
+    """Column name of the feature, as sent in prediction requests."""
+    dtype: Literal["float", "int", "category", "bool"] = "float"
+    """Type of the feature; ``category`` features are strings."""
+    nullable: bool = False
+    """Whether a missing value is acceptable in a prediction request."""
+
+
+class ModelConfig(_Section):
+    name: str = "model"
+    """Name of the model in the registry, the serving endpoint and the store."""
+    task: Literal["binary", "multiclass", "regression"] = "binary"
+    """Kind of prediction; decides which metrics and estimators apply."""
+    target: str = "label"
+    """Name of the label column in ground-truth files."""
+    positive_class: str = "1"
+    """For binary classification, the class whose probability is the score."""
+    features: list[FeatureSpec] = Field(default_factory=list)
+    """The model's input schema, in the order the model expects."""
+    entity_key: str | None = None
+    """Name of the entity key column (for joins by entity and time, and Feast lookups)."""
+    train_function: str | None = None
+    """Import path ``package.module:function`` of the user's training function."""
+
+
+class FeaturesConfig(_Section):
+    repo_path: str = "feature_repo"
+    """Folder of the project's Feast feature repository."""
+    feature_service: str | None = None
+    """Name of the Feast feature service the model reads."""
+    server_url: str = "http://127.0.0.1:6566"
+    """URL of ``feast serve`` used by the serving runtime for online features."""
+    online_store: Literal["sqlite", "postgres", "redis"] = "sqlite"
+    """Online store backend for ``decayguard init`` scaffolding."""
+    training_window_days: int | None = None
+    """Use only the last N days of labels for training sets (``None``: all history)."""
+
+
+class MonitoringConfig(_Section):
+    interval_minutes: float = Field(default=60.0, gt=0)
+    """How often the monitor flow runs."""
+    window_hours: float = Field(default=24.0, gt=0)
+    """Length of the window each monitor run reads."""
+    drift_alpha: float = Field(default=0.05, gt=0, lt=1)
+    """False-discovery rate for drift tests (Benjamini-Hochberg across features)."""
+    drift_effect_size: float = Field(default=0.1, ge=0)
+    """Minimum effect size for a statistically significant shift to count as drift."""
+    confidence: float = Field(default=0.95, gt=0, lt=1)
+    """Confidence level of performance intervals and decay decisions."""
+    min_window_rows: int = Field(default=100, ge=1)
+    """Windows with fewer predictions are reported but never decide anything."""
+    performance_thresholds: dict[str, float] = Field(default_factory=lambda: {"accuracy": 0.75})
+    """Metric name to the value below which (above which for losses) the model has decayed."""
+
+
+class FeedbackConfig(_Section):
+    review_share: float = Field(default=0.02, ge=0, le=1)
+    """Expected share of predictions sampled for human review."""
+    review_per_day: int | None = Field(default=None, ge=0)
+    """Alternative budget: expected reviews per day (overrides ``review_share``)."""
+    review_strategy: Literal["uniform", "stratified", "uncertainty"] = "uncertainty"
+    """How review samples are drawn."""
+    label_maturity: float = Field(default=0.8, gt=0, le=1)
+    """Share of a window's labels that must have arrived before its metrics are final."""
+
+
+class ServingConfig(_Section):
+    host: str = "127.0.0.1"
+    """Interface MLServer binds to."""
+    http_port: int = Field(default=8085, ge=1, le=65535)
+    """MLServer HTTP port (away from 8080, which Prefect's runner uses)."""
+    grpc_port: int = Field(default=8086, ge=1, le=65535)
+    """MLServer gRPC port."""
+    metrics_port: int = Field(default=8087, ge=1, le=65535)
+    """MLServer's own Prometheus metrics port."""
+    mode: Literal["champion", "shadow", "canary"] = "champion"
+    """Routing: champion only, shadow (challenger scores too) or canary."""
+    canary_share: float = Field(default=0.1, ge=0, le=1)
+    """Share of traffic answered by the challenger in canary mode."""
+    log_batch_size: int = Field(default=500, ge=1)
+    """Prediction log rows written to the store per batch."""
+    log_flush_seconds: float = Field(default=0.5, gt=0)
+    """Longest time a logged prediction waits before its batch is written."""
+
+
+class AlertsConfig(_Section):
+    apprise_urls: list[str] = Field(default_factory=list)
+    """Apprise notification URLs (Slack, mailto, json://...)."""
+    cooldown_minutes: float = Field(default=60.0, ge=0)
+    """Minimum time between two notifications of the same open incident."""
+
+
+class ApiConfig(_Section):
+    host: str = "127.0.0.1"
+    """Interface the control API binds to (loopback by default)."""
+    port: int = Field(default=8090, ge=1, le=65535)
+    """Control API port."""
+    token: str | None = None
+    """Bearer token required by write endpoints (labels, reviews, admin)."""
+    protect_reads: bool = False
+    """Require the token for read endpoints too."""
+
+
+class DecayguardConfig(BaseSettings):
+    """The whole project configuration."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="DECAYGUARD_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        use_attribute_docstrings=True,
+    )
+
+    project: ProjectConfig = Field(default_factory=ProjectConfig)
+    """Project-wide settings."""
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    """The monitored model and its input schema."""
+    features: FeaturesConfig = Field(default_factory=FeaturesConfig)
+    """The Feast feature store."""
+    monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
+    """Drift, estimated and realized performance, decisions."""
+    feedback: FeedbackConfig = Field(default_factory=FeedbackConfig)
+    """Ground truth and human review."""
+    serving: ServingConfig = Field(default_factory=ServingConfig)
+    """The MLServer endpoint."""
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    """Notifications."""
+    api: ApiConfig = Field(default_factory=ApiConfig)
+    """The control API."""
+
+    root: Path = Field(default=Path("."), exclude=True)
+    """Folder of the project (where decayguard.yaml lives); set by :func:`load_config`."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Environment first: DECAYGUARD_* overrides what the YAML file says.
+        return (env_settings, init_settings)
+
+    def path(self, relative: str | Path) -> Path:
+        """Resolve a project-relative path."""
+        p = Path(relative)
+        return p if p.is_absolute() else (self.root / p)
+
+    @property
+    def resolved_store_url(self) -> str:
+        """The store URL with a relative SQLite path resolved against the project folder."""
+        url = self.project.store_url
+        prefix = "sqlite:///"
+        if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+            return prefix + str((self.root / url[len(prefix) :]).resolve())
+        return url
+
+
+def _format_errors(exc: ValidationError, source: str) -> str:
+    lines = []
+    for err in exc.errors():
+        key = ".".join(str(part) for part in err["loc"]) or "(top level)"
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        got = err.get("input")
+        detail = f" (got {got!r})" if err["type"] not in ("extra_forbidden", "missing") else ""
+        if isinstance(got, dict | list):
+            detail = ""
+        lines.append(f"{source}: {key}: {msg}{detail}")
+    return "\n".join(lines)
+
+
+def load_config(path: str | Path | None = None) -> DecayguardConfig:
+    """Load and validate a project's configuration.
+
+    ``path`` is a ``decayguard.yaml`` file or the folder holding it (default: the
+    current folder). A missing file gives the defaults. Raises :class:`ConfigError`
+    naming the file and the dotted key of every invalid value.
+    """
+    p = Path(path) if path is not None else Path.cwd()
+    if p.is_dir():
+        p = p / CONFIG_FILENAME
+    data: dict[str, Any] = {}
+    if p.exists():
+        try:
+            loaded = yaml.safe_load(p.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{p}: not valid YAML: {exc}") from exc
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{p}: the top level must be a mapping of sections")
+        data = loaded
+    try:
+        return DecayguardConfig(**data, root=p.parent.resolve())
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(exc, str(p))) from exc

@@ -1,0 +1,186 @@
+"""Ground-truth labels: idempotent re-delivery, corrections with history (latest wins)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from decayguard.store.schema import labels, predictions
+
+
+def _as_utc(ts: datetime) -> datetime:
+    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class LabelRecord:
+    """A ground-truth value for one prediction, by id or by entity key and event time."""
+
+    model_name: str
+    value: str
+    prediction_id: str | None = None
+    entity_key: str | None = None
+    event_time: datetime | None = None
+    source: str = "api"
+
+    def __post_init__(self) -> None:
+        if self.prediction_id is None and (self.entity_key is None or self.event_time is None):
+            raise ValueError("a label needs prediction_id, or entity_key and event_time")
+
+    @property
+    def key(self) -> str:
+        if self.prediction_id is not None:
+            return f"p:{self.prediction_id}"
+        assert self.entity_key is not None and self.event_time is not None
+        return f"e:{self.entity_key}@{_as_utc(self.event_time).isoformat()}"
+
+
+@dataclass(slots=True)
+class LabelIngestResult:
+    """What happened to each delivered label; nothing is dropped silently."""
+
+    inserted: int = 0
+    corrected: int = 0
+    duplicates: list[str] = field(default_factory=list)
+    unknown_prediction_ids: list[str] = field(default_factory=list)
+
+
+def ingest_labels(
+    engine: Engine,
+    records: Iterable[LabelRecord],
+    *,
+    received_at: datetime | None = None,
+    require_known_prediction: bool = True,
+) -> LabelIngestResult:
+    """Store labels. The same value re-delivered for a key is a duplicate (no new row);
+    a different value supersedes the current one, which is kept as history.
+    Labels for prediction ids the store does not know are reported back and, when
+    ``require_known_prediction``, not stored."""
+    now = _as_utc(received_at or datetime.now(UTC))
+    result = LabelIngestResult()
+    batch: dict[tuple[str, str], LabelRecord] = {}
+    for rec in records:
+        batch[(rec.model_name, rec.key)] = rec  # latest in the delivery wins
+    if not batch:
+        return result
+    with engine.begin() as conn:
+        if require_known_prediction:
+            ids = [r.prediction_id for r in batch.values() if r.prediction_id is not None]
+            known: set[str] = set()
+            for i in range(0, len(ids), 500):
+                known.update(
+                    row[0]
+                    for row in conn.execute(
+                        sa.select(predictions.c.id).where(predictions.c.id.in_(ids[i : i + 500]))
+                    )
+                )
+            for k, r in list(batch.items()):
+                if r.prediction_id is not None and r.prediction_id not in known:
+                    result.unknown_prediction_ids.append(r.prediction_id)
+                    del batch[k]
+        current: dict[tuple[str, str], tuple[int, str]] = {}
+        keys = list(batch)
+        for i in range(0, len(keys), 500):
+            chunk = keys[i : i + 500]
+            rows = conn.execute(
+                sa.select(labels.c.id, labels.c.model_name, labels.c.label_key, labels.c.value)
+                .where(labels.c.label_key.in_([k for _, k in chunk]))
+                .where(labels.c.superseded_at.is_(None))
+            )
+            for row in rows:
+                current[(row.model_name, row.label_key)] = (row.id, row.value)
+        new_rows, superseded = [], []
+        for key, rec in batch.items():
+            if key in current:
+                row_id, value = current[key]
+                if value == rec.value:
+                    result.duplicates.append(key[1])
+                    continue
+                superseded.append(row_id)
+                result.corrected += 1
+            else:
+                result.inserted += 1
+            new_rows.append(
+                {
+                    "model_name": rec.model_name,
+                    "label_key": rec.key,
+                    "prediction_id": rec.prediction_id,
+                    "entity_key": rec.entity_key,
+                    "event_time": _as_utc(rec.event_time) if rec.event_time else None,
+                    "value": rec.value,
+                    "source": rec.source,
+                    "received_at": now,
+                }
+            )
+        for i in range(0, len(superseded), 500):
+            conn.execute(
+                labels.update()
+                .where(labels.c.id.in_(superseded[i : i + 500]))
+                .values(superseded_at=now)
+            )
+        if new_rows:
+            conn.execute(labels.insert(), new_rows)
+    return result
+
+
+def current_labels(engine: Engine, model_name: str) -> pd.DataFrame:
+    """The latest label per key, with the prediction it belongs to.
+
+    Labels keyed by entity and event time are joined to the latest prediction for
+    that entity at or before the event time.
+    """
+    query = sa.select(
+        labels.c.label_key,
+        labels.c.prediction_id,
+        labels.c.entity_key,
+        labels.c.event_time,
+        labels.c.value,
+        labels.c.source,
+        labels.c.received_at,
+    ).where(labels.c.model_name == model_name, labels.c.superseded_at.is_(None))
+    with engine.connect() as conn:
+        frame = pd.DataFrame(conn.execute(query).all(), columns=list(query.selected_columns.keys()))
+    by_entity = frame["prediction_id"].isna() if len(frame) else pd.Series(dtype=bool)
+    if len(frame) and by_entity.any():
+        ent = frame.loc[by_entity]
+        with engine.connect() as conn:
+            preds = pd.DataFrame(
+                conn.execute(
+                    sa.select(predictions.c.id, predictions.c.entity_key, predictions.c.ts).where(
+                        predictions.c.model_name == model_name,
+                        predictions.c.entity_key.in_(ent["entity_key"].unique().tolist()),
+                    )
+                ).all(),
+                columns=["id", "entity_key", "ts"],
+            )
+        if len(preds):
+            left = ent.assign(event_time=pd.to_datetime(ent["event_time"], utc=True))
+            right = preds.assign(ts=pd.to_datetime(preds["ts"], utc=True))
+            joined = pd.merge_asof(
+                left.sort_values("event_time").drop(columns="prediction_id"),
+                right.sort_values("ts"),
+                left_on="event_time",
+                right_on="ts",
+                by="entity_key",
+                direction="backward",
+            )
+            frame.loc[by_entity, "prediction_id"] = (
+                joined.set_index("label_key")["id"].reindex(ent["label_key"]).to_numpy()
+            )
+    return frame
+
+
+def label_history(engine: Engine, model_name: str, key: str) -> pd.DataFrame:
+    """Every value ever delivered for one label key, oldest first."""
+    query = (
+        sa.select(labels.c.value, labels.c.source, labels.c.received_at, labels.c.superseded_at)
+        .where(labels.c.model_name == model_name, labels.c.label_key == key)
+        .order_by(labels.c.id)
+    )
+    with engine.connect() as conn:
+        return pd.DataFrame(conn.execute(query).all(), columns=list(query.selected_columns.keys()))

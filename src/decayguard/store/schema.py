@@ -1,0 +1,186 @@
+"""The decayguard store's tables (SQLAlchemy Core).
+
+Layout choice, for reading large windows fast: each logged prediction has one
+narrow row in ``predictions`` (ids, time, model, arm, prediction, score and the
+review-sampling inclusion probability: what joins and the review queue need),
+while the full record — every input and output — is written once more per
+*batch* as one Arrow IPC blob in ``prediction_batches``. Reading a 1M-row window
+decodes about a thousand columnar blobs instead of a million JSON documents.
+The schema is owned by the Alembic migrations in ``store/migrations``; a test
+checks that they produce exactly these tables.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+
+class UtcDateTimeType(sa.types.TypeDecorator[datetime]):
+    """A timestamp that is always timezone-aware UTC in Python.
+
+    PostgreSQL stores ``timestamptz``; SQLite stores UTC text, so ranges compare as
+    strings correctly. Naive datetimes are taken to be UTC already.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+UtcDateTime = UtcDateTimeType()
+
+prediction_batches = sa.Table(
+    "prediction_batches",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("model_name", sa.String(200), nullable=False),
+    sa.Column("ts_min", UtcDateTime, nullable=False),
+    sa.Column("ts_max", UtcDateTime, nullable=False),
+    sa.Column("n_rows", sa.Integer, nullable=False),
+    sa.Column("payload", sa.LargeBinary, nullable=False),
+    sa.Index(None, "model_name", "ts_max", "ts_min"),
+)
+
+predictions = sa.Table(
+    "predictions",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("ts", UtcDateTime, nullable=False),
+    sa.Column("model_name", sa.String(200), nullable=False),
+    sa.Column("model_version", sa.String(100), nullable=False),
+    sa.Column("arm", sa.String(20), nullable=False),
+    sa.Column("entity_key", sa.String(200), nullable=True),
+    sa.Column("prediction", sa.String(200), nullable=True),
+    sa.Column("score", sa.Float, nullable=True),
+    sa.Column("inclusion_prob", sa.Float, nullable=True),
+    sa.Column("review_sampled", sa.Boolean, nullable=False, default=False),
+    sa.Column("batch_id", sa.Integer, sa.ForeignKey("prediction_batches.id"), nullable=False),
+    sa.Column("batch_row", sa.Integer, nullable=False),
+    sa.Index(None, "model_name", "ts"),
+    sa.Index(None, "model_name", "entity_key", "ts"),
+)
+
+labels = sa.Table(
+    "labels",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("model_name", sa.String(200), nullable=False),
+    sa.Column("label_key", sa.String(300), nullable=False),
+    sa.Column("prediction_id", sa.String(64), nullable=True),
+    sa.Column("entity_key", sa.String(200), nullable=True),
+    sa.Column("event_time", UtcDateTime, nullable=True),
+    sa.Column("value", sa.String(200), nullable=False),
+    sa.Column("source", sa.String(100), nullable=False),
+    sa.Column("received_at", UtcDateTime, nullable=False),
+    sa.Column("superseded_at", UtcDateTime, nullable=True),
+    sa.Index(None, "model_name", "label_key"),
+    sa.Index(None, "prediction_id"),
+)
+
+reviews = sa.Table(
+    "reviews",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("prediction_id", sa.String(64), sa.ForeignKey("predictions.id"), nullable=False),
+    sa.Column("model_name", sa.String(200), nullable=False),
+    sa.Column("reviewer", sa.String(200), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("value", sa.String(200), nullable=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Index(None, "prediction_id"),
+    sa.Index(None, "model_name", "created_at"),
+)
+
+metric_points = sa.Table(
+    "metric_points",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("model_name", sa.String(200), nullable=False),
+    sa.Column("model_version", sa.String(100), nullable=True),
+    sa.Column("window_start", UtcDateTime, nullable=False),
+    sa.Column("window_end", UtcDateTime, nullable=False),
+    sa.Column("strategy", sa.String(20), nullable=False),
+    sa.Column("metric", sa.String(100), nullable=False),
+    sa.Column("feature", sa.String(200), nullable=True),
+    sa.Column("value", sa.Float, nullable=True),
+    sa.Column("lower", sa.Float, nullable=True),
+    sa.Column("upper", sa.Float, nullable=True),
+    sa.Column("n", sa.Integer, nullable=True),
+    sa.Column("coverage", sa.Float, nullable=True),
+    sa.Column("provisional", sa.Boolean, nullable=False, default=False),
+    sa.Column("flagged", sa.Boolean, nullable=False, default=False),
+    sa.Column("reason", sa.Text, nullable=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Index(None, "model_name", "metric", "window_end"),
+)
+
+alerts = sa.Table(
+    "alerts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("model_name", sa.String(200), nullable=False),
+    sa.Column("rule", sa.String(200), nullable=False),
+    sa.Column("fingerprint", sa.String(300), nullable=False),
+    sa.Column("severity", sa.String(20), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("opened_at", UtcDateTime, nullable=False),
+    sa.Column("last_seen_at", UtcDateTime, nullable=False),
+    sa.Column("last_notified_at", UtcDateTime, nullable=True),
+    sa.Column("resolved_at", UtcDateTime, nullable=True),
+    sa.Index(None, "fingerprint", "status"),
+)
+
+deployments = sa.Table(
+    "deployments",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("model_name", sa.String(200), nullable=False),
+    sa.Column("model_version", sa.String(100), nullable=False),
+    sa.Column("role", sa.String(20), nullable=False),
+    sa.Column("mode", sa.String(20), nullable=False),
+    sa.Column("traffic_share", sa.Float, nullable=True),
+    sa.Column("artifact_uri", sa.Text, nullable=True),
+    sa.Column("artifact_sha256", sa.String(64), nullable=True),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("ended_at", UtcDateTime, nullable=True),
+    sa.Index(None, "model_name", "status"),
+)
+
+audit_events = sa.Table(
+    "audit_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("ts", UtcDateTime, nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("action", sa.String(100), nullable=False),
+    sa.Column("model_name", sa.String(200), nullable=True),
+    sa.Column("details", sa.JSON, nullable=True),
+    sa.Index(None, "model_name", "ts"),
+)
