@@ -77,9 +77,24 @@ class FeaturesConfig(_Section):
     server_url: str = "http://127.0.0.1:6566"
     """URL of ``feast serve`` used by the serving runtime for online features."""
     online_store: Literal["sqlite", "postgres", "redis"] = "sqlite"
-    """Online store backend for ``decayguard init`` scaffolding."""
-    training_window_days: int | None = None
-    """Use only the last N days of labels for training sets (``None``: all history)."""
+    """Online store backend written into the generated ``feature_store.yaml``."""
+    online_store_url: str | None = None
+    """Connection of a ``postgres`` or ``redis`` online store, for example
+    ``postgresql://postgres@127.0.0.1:5432/feast?sslmode=disable`` or
+    ``redis://127.0.0.1:6379/0``. For ``sqlite``: the database file, relative to the feature
+    repo (``None``: ``data/online_store.db``)."""
+    feast_project: str | None = None
+    """Feast project name (letters, digits and ``_``); ``None``: derived from ``project.name``."""
+    registry_path: str = "data/registry.db"
+    """Feast registry file, relative to the feature repo."""
+    training_window: Literal["all", "last_n_days", "recency_weighted"] = "all"
+    """Which labels a training set uses: all history, the last ``training_window_days`` days,
+    or all (or the last N days of) history with an exponentially decaying ``sample_weight``."""
+    training_window_days: int | None = Field(default=None, gt=0)
+    """N for the ``last_n_days`` window; with ``recency_weighted`` it also bounds the history
+    (``None``: all history)."""
+    half_life_days: float = Field(default=30.0, gt=0)
+    """Half-life of the ``recency_weighted`` window: a label this many days old weighs 0.5."""
 
 
 class MonitoringConfig(_Section):
