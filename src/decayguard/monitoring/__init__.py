@@ -1,0 +1,1 @@
+"""decayguard.monitoring: drift, data quality and performance statistics (pure, no I/O)."""

@@ -1,0 +1,225 @@
+"""Result records: plain frozen dataclasses with ``to_dict()`` for writing metric points."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+__all__ = [
+    "DataQualityReport",
+    "DecayDecision",
+    "DriftReport",
+    "DriftTestResult",
+    "FeatureDrift",
+    "FeatureQuality",
+    "MetricEstimate",
+    "MetricPoint",
+]
+
+
+def _clean(value: float | None) -> float | None:
+    return None if value is None or math.isnan(value) else float(value)
+
+
+@dataclass(frozen=True)
+class MetricPoint:
+    """One storable figure: the shape the store's metric-point table takes."""
+
+    name: str
+    value: float | None
+    lower: float | None = None
+    upper: float | None = None
+    flagged: bool = False
+    reason: str = ""
+    feature: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class DriftTestResult:
+    """One drift method on one feature.
+
+    ``drifted`` in a :class:`DriftReport` means: the feature's test is significant after the
+    multiple-testing correction *and* this method's effect size reaches ``threshold``.
+    ``error_bound`` bounds the statistic's error when computed against a reference sketch.
+    """
+
+    feature: str
+    method: str
+    statistic: float
+    p_value: float | None
+    effect_size: float
+    threshold: float
+    drifted: bool = False
+    error_bound: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class FeatureDrift:
+    """The decision for one feature, with every method's result."""
+
+    feature: str
+    kind: str
+    test: str
+    p_value: float | None
+    adjusted_p_value: float | None
+    effect_method: str
+    effect_size: float
+    effect_threshold: float
+    drifted: bool
+    reason: str
+    results: tuple[DriftTestResult, ...] = ()
+
+    def result(self, method: str) -> DriftTestResult:
+        for result in self.results:
+            if result.method == method:
+                return result
+        raise KeyError(f"no {method!r} result for feature {self.feature!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["results"] = [r.to_dict() for r in self.results]
+        return data
+
+
+@dataclass(frozen=True)
+class DriftReport:
+    """Drift of every feature of one window against the reference."""
+
+    features: tuple[FeatureDrift, ...]
+    alpha: float
+    correction: str
+    n_current: int
+    n_reference: int
+
+    @property
+    def drifted_features(self) -> list[str]:
+        return [f.feature for f in self.features if f.drifted]
+
+    @property
+    def drifted(self) -> bool:
+        return any(f.drifted for f in self.features)
+
+    def __getitem__(self, feature: str) -> FeatureDrift:
+        for item in self.features:
+            if item.feature == feature:
+                return item
+        raise KeyError(feature)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "alpha": self.alpha,
+            "correction": self.correction,
+            "n_current": self.n_current,
+            "n_reference": self.n_reference,
+            "drifted_features": self.drifted_features,
+            "features": [f.to_dict() for f in self.features],
+        }
+
+    def to_points(self) -> list[MetricPoint]:
+        """One point per (feature, method): ``drift.<method>`` with the statistic as value."""
+        points = []
+        for feature in self.features:
+            for r in feature.results:
+                reason = feature.reason if r.method == feature.effect_method else ""
+                points.append(
+                    MetricPoint(f"drift.{r.method}", _clean(r.statistic), flagged=r.drifted, reason=reason, feature=r.feature)
+                )
+        return points
+
+    def to_records(self) -> list[dict[str, Any]]:
+        return [p.to_dict() for p in self.to_points()]
+
+
+@dataclass(frozen=True)
+class MetricEstimate:
+    """A performance figure with its confidence interval.
+
+    ``method`` says how the interval was computed (``wilson``, ``normal``, ``hajek``,
+    ``delong``, ``bootstrap``, ``cbpe``, ``direct_loss``).
+    """
+
+    name: str
+    value: float
+    lower: float
+    upper: float
+    n: int
+    method: str
+    confidence: float = 0.95
+    weighted: bool = False
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        return (self.lower, self.upper)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_point(self, flagged: bool = False, reason: str = "") -> MetricPoint:
+        return MetricPoint(self.name, _clean(self.value), _clean(self.lower), _clean(self.upper), flagged, reason)
+
+
+@dataclass(frozen=True)
+class DecayDecision:
+    """Whether performance is declared below its threshold, and why (always a reason)."""
+
+    decayed: bool
+    metric: str
+    threshold: float
+    reason: str
+    value: float | None = None
+    lower: float | None = None
+    upper: float | None = None
+    rule: str = ""
+
+    def to_point(self) -> MetricPoint:
+        return MetricPoint(f"decay.{self.metric}", self.value, self.lower, self.upper, self.decayed, self.reason)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class FeatureQuality:
+    """Data-quality shares of one feature with Wilson intervals; ``flagged`` names the issues."""
+
+    feature: str
+    missing_share: MetricEstimate
+    reference_missing_share: float
+    out_of_range_share: MetricEstimate | None
+    unseen_share: MetricEstimate | None
+    reference_unseen_share: float
+    issues: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def flagged(self) -> bool:
+        return bool(self.issues)
+
+
+@dataclass(frozen=True)
+class DataQualityReport:
+    features: tuple[FeatureQuality, ...]
+
+    @property
+    def flagged_features(self) -> list[str]:
+        return [f.feature for f in self.features if f.flagged]
+
+    def to_points(self) -> list[MetricPoint]:
+        points = []
+        for f in self.features:
+            for label, est in (
+                ("missing_share", f.missing_share),
+                ("out_of_range_share", f.out_of_range_share),
+                ("unseen_share", f.unseen_share),
+            ):
+                if est is not None:
+                    issue = [i for i in f.issues if i.startswith(label)]
+                    point = est.to_point(bool(issue), "; ".join(issue))
+                    points.append(MetricPoint(f"quality.{label}", point.value, point.lower, point.upper, point.flagged, point.reason, f.feature))
+        return points
