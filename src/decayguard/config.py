@@ -123,6 +123,16 @@ class FeedbackConfig(_Section):
     """How review samples are drawn."""
     label_maturity: float = Field(default=0.8, gt=0, le=1)
     """Share of a window's labels that must have arrived before its metrics are final."""
+    expected_daily_predictions: float | None = Field(default=None, gt=0)
+    """Predictions expected per day; turns ``review_per_day`` into a sampling share."""
+    decision_threshold: float = Field(default=0.5, gt=0, lt=1)
+    """Score at the decision boundary, where the ``uncertainty`` strategy samples most."""
+    uncertainty_floor: float = Field(default=0.1, gt=0, le=1)
+    """Relative weight of the most confident predictions under ``uncertainty`` (keeps every
+    inclusion probability above zero, which unbiased weighted estimates need)."""
+    label_values: list[str] = Field(default_factory=list)
+    """Label values offered to reviewers, in keyboard order (key ``1`` picks the first).
+    Empty: ``0`` and ``1`` for binary models."""
 
 
 class ServingConfig(_Section):
@@ -241,7 +251,7 @@ def load_config(path: str | Path | None = None) -> DecayguardConfig:
     current folder). A missing file gives the defaults. Raises :class:`ConfigError`
     naming the file and the dotted key of every invalid value.
     """
-    p = Path(path) if path is not None else Path.cwd()
+    p = (Path(path) if path is not None else Path.cwd()).resolve()
     if p.is_dir():
         p = p / CONFIG_FILENAME
     data: dict[str, Any] = {}
@@ -254,6 +264,6 @@ def load_config(path: str | Path | None = None) -> DecayguardConfig:
             raise ConfigError(f"{p}: the top level must be a mapping of sections")
         data = loaded
     try:
-        return DecayguardConfig(**data, root=p.parent.resolve())
+        return DecayguardConfig(**data, root=p.parent)
     except ValidationError as exc:
         raise ConfigError(_format_errors(exc, str(p))) from exc
