@@ -9,7 +9,7 @@ file it came from::
     >>> load_config(folder / "decayguard.yaml")
     Traceback (most recent call last):
     ...
-    decayguard.errors.ConfigError: .../decayguard.yaml: serving.http_port: Input should be a valid integer, unable to parse string as an integer (got 'nope')
+    decayguard.errors.ConfigError: .../decayguard.yaml: serving.http_port: Input should be...
 
 Environment variables override the file, with ``__`` between nested keys, for
 example ``DECAYGUARD_SERVING__HTTP_PORT=9000``.

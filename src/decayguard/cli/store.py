@@ -19,7 +19,9 @@ def upgrade_command(project: ProjectOption = Path(".")) -> None:
     engine = create_store_engine(cfg.resolved_store_url)
     before = current_revision(engine)
     after = upgrade(engine)
-    console.print(f"store {engine.url.render_as_string(hide_password=True)}: {before or 'empty'} -> {after}")
+    console.print(
+        f"store {engine.url.render_as_string(hide_password=True)}: {before or 'empty'} -> {after}"
+    )
 
 
 @app.command("status")
@@ -29,4 +31,6 @@ def status_command(project: ProjectOption = Path(".")) -> None:
     engine = create_store_engine(cfg.resolved_store_url)
     rev = current_revision(engine)
     state = "up to date" if rev == head_revision() else "needs `decayguard store upgrade`"
-    console.print(f"store {engine.url.render_as_string(hide_password=True)}: {rev or 'empty'} ({state})")
+    console.print(
+        f"store {engine.url.render_as_string(hide_password=True)}: {rev or 'empty'} ({state})"
+    )

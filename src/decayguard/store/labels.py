@@ -36,7 +36,8 @@ class LabelRecord:
     def key(self) -> str:
         if self.prediction_id is not None:
             return f"p:{self.prediction_id}"
-        assert self.entity_key is not None and self.event_time is not None
+        assert self.entity_key is not None
+        assert self.event_time is not None
         return f"e:{self.entity_key}@{_as_utc(self.event_time).isoformat()}"
 
 

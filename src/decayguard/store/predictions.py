@@ -38,6 +38,17 @@ META_COLUMNS = (
 _IN_CHUNK = 500  # ids per "IN (...)" lookup: well under SQLite's and PostgreSQL's limits
 
 
+def _arrow_strings(t: pa.DataType) -> Any:
+    # Arrow-backed pandas strings: zero-copy, where object strings cost ~0.5 s per 1M rows.
+    return pd.StringDtype("pyarrow") if t in (pa.string(), pa.large_string()) else None
+
+
+def arrow_to_pandas(table: pa.Table) -> pd.DataFrame:
+    """Convert to pandas keeping text columns Arrow-backed (fast for large windows)."""
+    frame: pd.DataFrame = table.to_pandas(types_mapper=_arrow_strings)
+    return frame
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -202,13 +213,13 @@ class PredictionWindow:
 
     def _select(self, prefix: str) -> pd.DataFrame:
         names = [n for n in self.table.column_names if n.startswith(prefix)]
-        frame = self.table.select(names).to_pandas()
+        frame = arrow_to_pandas(self.table.select(names))
         frame.columns = [n[len(prefix) :] for n in names]
         return frame
 
     def meta(self) -> pd.DataFrame:
         """Prediction id, time, version, arm, entity, prediction, score, inclusion probability."""
-        return self.table.select(list(META_COLUMNS)).to_pandas()
+        return arrow_to_pandas(self.table.select(list(META_COLUMNS)))
 
     def inputs(self) -> pd.DataFrame:
         """The model inputs, one column per feature (prefix stripped)."""
@@ -220,7 +231,7 @@ class PredictionWindow:
 
     def to_pandas(self) -> pd.DataFrame:
         """Everything, with ``inputs.``/``outputs.`` prefixed column names."""
-        return self.table.to_pandas()
+        return arrow_to_pandas(self.table)
 
 
 def _empty_table() -> pa.Table:

@@ -1,0 +1,5 @@
+"""``python -m decayguard`` runs the CLI."""
+
+from decayguard.cli import main
+
+main()
