@@ -14,8 +14,8 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import replace
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any, ClassVar, Self
 
 import numpy as np
@@ -23,7 +23,12 @@ from numpy.typing import NDArray
 from scipy import stats
 
 from decayguard.monitoring.errors import MonitoringError
-from decayguard.monitoring.results import DecayDecision, DriftTestResult, FeatureDrift, MetricEstimate
+from decayguard.monitoring.results import (
+    DecayDecision,
+    DriftTestResult,
+    FeatureDrift,
+    MetricEstimate,
+)
 
 __all__ = [
     "CORRECTIONS",
@@ -62,7 +67,7 @@ class MultipleTestingCorrection(ABC):
 
 
 class BenjaminiHochberg(MultipleTestingCorrection):
-    """Step-up false-discovery-rate control (same numbers as ``scipy.stats.false_discovery_control``)."""
+    """Step-up FDR control (the numbers of ``scipy.stats.false_discovery_control``)."""
 
     name = "benjamini_hochberg"
 
@@ -150,14 +155,23 @@ class DriftDecisionRule:
         names = list(kinds)
         by_method = [{r.method: r for r in results[name]} for name in names]
         try:
-            tests = [found[self.tests[kinds[name]]] for name, found in zip(names, by_method, strict=True)]
-            effects = [found[self.effects[kinds[name]]] for name, found in zip(names, by_method, strict=True)]
+            tests = [
+                found[self.tests[kinds[name]]] for name, found in zip(names, by_method, strict=True)
+            ]
+            effects = [
+                found[self.effects[kinds[name]]]
+                for name, found in zip(names, by_method, strict=True)
+            ]
         except KeyError as exc:
-            raise MonitoringError(f"the drift rule needs method {exc.args[0]!r}, which was not computed") from exc
+            raise MonitoringError(
+                f"the drift rule needs method {exc.args[0]!r}, which was not computed"
+            ) from exc
         raw = np.array([1.0 if t.p_value is None else t.p_value for t in tests])
         adjusted = _correction_named(self.correction).adjust(raw)
         decisions = []
-        for i, (name, found, test, effect) in enumerate(zip(names, by_method, tests, effects, strict=True)):
+        for i, (name, found, test, effect) in enumerate(
+            zip(names, by_method, tests, effects, strict=True)
+        ):
             p_adj = float(adjusted[i])
             significant = bool(test.p_value is not None and p_adj <= self.alpha)
             big = effect.effect_size >= effect.threshold
@@ -165,8 +179,9 @@ class DriftDecisionRule:
             verdict = "drifted" if drifted else "not drifted"
             reason = (
                 f"{verdict}: {test.method} p={raw[i]:.3g}, {self.correction}-adjusted "
-                f"{p_adj:.3g} {'<=' if significant else '>'} alpha {self.alpha:g}; {effect.method} effect "
-                f"{effect.effect_size:.3g} {'>=' if big else '<'} threshold {effect.threshold:g}"
+                f"{p_adj:.3g} {'<=' if significant else '>'} alpha {self.alpha:g}; "
+                f"{effect.method} effect {effect.effect_size:.3g} "
+                f"{'>=' if big else '<'} threshold {effect.threshold:g}"
             )
             flagged = tuple(
                 _with_flag(r, significant and r.effect_size >= r.threshold) for r in found.values()
@@ -199,7 +214,9 @@ def _higher_is_better(metric: str, given: bool | None) -> bool:
     try:
         return HIGHER_IS_BETTER[metric]
     except KeyError as exc:
-        raise MonitoringError(f"say whether {metric!r} is higher-is-better (higher_is_better=...)") from exc
+        raise MonitoringError(
+            f"say whether {metric!r} is higher-is-better (higher_is_better=...)"
+        ) from exc
 
 
 class PerformanceThresholdRule:
@@ -224,8 +241,9 @@ class PerformanceThresholdRule:
         relation = ("<" if worse else ">=") if higher else (">" if worse else "<=")
         level = f"{estimate.confidence:.0%}"
         reason = (
-            f"{'decayed' if worse else 'not decayed'}: {self.metric} {estimate.value:.4g}, {side} {level} "
-            f"bound {bound:.4g} {relation} threshold {self.threshold:g} ({estimate.method}, n={estimate.n})"
+            f"{'decayed' if worse else 'not decayed'}: {self.metric} {estimate.value:.4g}, "
+            f"{side} {level} bound {bound:.4g} {relation} threshold {self.threshold:g} "
+            f"({estimate.method}, n={estimate.n})"
         )
         return DecayDecision(
             decayed=bool(worse),
@@ -285,11 +303,15 @@ class CusumDecayTest:
         if not self.decayed_ and self.statistic_ > self.limit:
             self.decayed_ = True
             self.reason_ = (
-                f"decayed: CUSUM of the standardised {self.metric} deficit against {self.threshold:g} reached "
-                f"{self.statistic_:.3g} > limit {self.limit:g} at window {self.n_windows_}"
+                f"decayed: CUSUM of the standardised {self.metric} deficit against "
+                f"{self.threshold:g} reached {self.statistic_:.3g} > limit {self.limit:g} "
+                f"at window {self.n_windows_}"
             )
         elif not self.decayed_:
-            self.reason_ = f"not decayed: CUSUM {self.statistic_:.3g} <= limit {self.limit:g} after {self.n_windows_} windows"
+            self.reason_ = (
+                f"not decayed: CUSUM {self.statistic_:.3g} <= limit {self.limit:g} "
+                f"after {self.n_windows_} windows"
+            )
         return self
 
     @property

@@ -82,13 +82,19 @@ class DriftMethod(ABC):
         )
 
 
-def _numeric(reference: FeatureReference, window: FeatureWindow) -> tuple[NumericReference, NumericWindow]:
+def _numeric(
+    reference: FeatureReference, window: FeatureWindow
+) -> tuple[NumericReference, NumericWindow]:
     if not isinstance(reference, NumericReference) or not isinstance(window, NumericWindow):
-        raise MonitoringError(f"feature {reference.name!r}: a numeric method needs numeric profiles")
+        raise MonitoringError(
+            f"feature {reference.name!r}: a numeric method needs numeric profiles"
+        )
     return reference, window
 
 
-def _cdfs(reference: NumericReference, window: NumericWindow) -> tuple[Floats, Floats, Floats, Floats]:
+def _cdfs(
+    reference: NumericReference, window: NumericWindow
+) -> tuple[Floats, Floats, Floats, Floats]:
     """Window and reference CDFs at the grid points: (cur <=, cur <, ref <=, ref <)."""
     cumulative = np.cumsum(window.counts) / max(window.n, 1)
     return (
@@ -103,9 +109,14 @@ def shares(reference: FeatureReference, window: FeatureWindow) -> tuple[Floats, 
     """Reference and window shares over the same bins (quantile bins or categories + unseen)."""
     if isinstance(reference, NumericReference) and isinstance(window, NumericWindow):
         ref_counts = reference.bin_counts.astype(np.float64)
-        cur_counts = np.bincount(reference.key_to_bin, weights=window.counts, minlength=ref_counts.size)
+        cur_counts = np.bincount(
+            reference.key_to_bin, weights=window.counts, minlength=ref_counts.size
+        )
     elif isinstance(reference, CategoricalReference) and isinstance(window, CategoricalWindow):
-        ref_counts, cur_counts = reference.counts.astype(np.float64), window.counts.astype(np.float64)
+        ref_counts, cur_counts = (
+            reference.counts.astype(np.float64),
+            window.counts.astype(np.float64),
+        )
     else:
         raise MonitoringError(f"feature {reference.name!r}: reference and window kinds differ")
     keep = (ref_counts + cur_counts) > 0
@@ -205,7 +216,9 @@ class ChiSquaredHomogeneity(DriftMethod):
     default_threshold = 0.1
 
     def compute(self, reference: FeatureReference, window: FeatureWindow) -> DriftTestResult:
-        if not isinstance(reference, CategoricalReference) or not isinstance(window, CategoricalWindow):
+        if not isinstance(reference, CategoricalReference) or not isinstance(
+            window, CategoricalWindow
+        ):
             raise MonitoringError(f"feature {reference.name!r}: chi2 needs categorical profiles")
         table = np.vstack([reference.counts, window.counts]).astype(np.float64)
         table = table[:, table.sum(axis=0) > 0]
@@ -238,5 +251,7 @@ def drift_method(name: str, **params: Any) -> DriftMethod:
     try:
         cls = DRIFT_METHODS[name]
     except KeyError as exc:
-        raise MonitoringError(f"unknown drift method {name!r}; known: {sorted(DRIFT_METHODS)}") from exc
+        raise MonitoringError(
+            f"unknown drift method {name!r}; known: {sorted(DRIFT_METHODS)}"
+        ) from exc
     return cls(**params)

@@ -36,7 +36,9 @@ def z_value(confidence: float) -> float:
     return float(stats.norm.ppf(0.5 + confidence / 2))
 
 
-def wilson_interval(successes: ArrayLike, n: ArrayLike, confidence: float = 0.95) -> tuple[Floats, Floats]:
+def wilson_interval(
+    successes: ArrayLike, n: ArrayLike, confidence: float = 0.95
+) -> tuple[Floats, Floats]:
     """Wilson score interval for a binomial proportion (vectorised over arrays).
 
     >>> lo, hi = wilson_interval(8, 10)
@@ -79,16 +81,23 @@ def ratio_interval(
     return ratio, ratio - half, ratio + half
 
 
-def hajek_mean(values: ArrayLike, inclusion_probabilities: ArrayLike, confidence: float = 0.95) -> tuple[float, float, float]:
+def hajek_mean(
+    values: ArrayLike, inclusion_probabilities: ArrayLike, confidence: float = 0.95
+) -> tuple[float, float, float]:
     """Hájek estimate of a population mean from a sample with known inclusion probabilities."""
     y = np.asarray(values, dtype=np.float64)
-    return ratio_interval(y, np.ones_like(y), 1.0 / np.asarray(inclusion_probabilities, dtype=np.float64), confidence)
+    return ratio_interval(
+        y, np.ones_like(y), 1.0 / np.asarray(inclusion_probabilities, dtype=np.float64), confidence
+    )
 
 
 def horvitz_thompson_mean(
-    values: ArrayLike, inclusion_probabilities: ArrayLike, population_size: int, confidence: float = 0.95
+    values: ArrayLike,
+    inclusion_probabilities: ArrayLike,
+    population_size: int,
+    confidence: float = 0.95,
 ) -> tuple[float, float, float]:
-    """Horvitz–Thompson mean ``Σ y/π / N`` with the Poisson-sampling variance ``Σ (1-π) y²/π² / N²``."""
+    """Horvitz–Thompson mean ``Σ y/π / N``; Poisson-sampling variance ``Σ (1-π) y²/π² / N²``."""
     y = np.asarray(values, dtype=np.float64)
     pi = np.asarray(inclusion_probabilities, dtype=np.float64)
     if np.any((pi <= 0) | (pi > 1)):

@@ -45,10 +45,10 @@ def category_counts(series: pd.Series) -> tuple[list[str], NDArray[np.int64], in
         codes = series.cat.codes.to_numpy()
         binned = np.bincount(codes.astype(np.intp) + 1, minlength=len(series.cat.categories) + 1)
         labels = [str(c) for c in series.cat.categories]
-        return labels, binned[1:].astype(np.int64), int(binned[0])
+        return labels, np.asarray(binned[1:], dtype=np.int64), int(binned[0])
     counts = series.value_counts(dropna=True, sort=False)
     labels = [str(c) for c in counts.index]
-    values = counts.to_numpy(dtype=np.int64)
+    values: NDArray[np.int64] = np.asarray(counts.to_numpy(), dtype=np.int64)
     return labels, values, int(len(series) - values.sum())
 
 
@@ -131,7 +131,7 @@ class NumericReference:
     def bin_counts(self) -> NDArray[np.int64]:
         """Reference counts in the coarse quantile bins ``[edge_{b-1}, edge_b)``."""
         below = self.count_lt[self.bin_edges]
-        return np.diff(np.r_[0, below, self.n]).astype(np.int64)
+        return np.asarray(np.diff(np.r_[0, below, self.n]), dtype=np.int64)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -263,7 +263,8 @@ class ReferenceProfile:
             numeric = [
                 str(c)
                 for c in frame.columns
-                if pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])
+                if pd.api.types.is_numeric_dtype(frame[c])
+                and not pd.api.types.is_bool_dtype(frame[c])
             ]
             return numeric, [str(c) for c in frame.columns if str(c) not in numeric]
         return list(self.numeric or ()), list(self.categorical or ())
@@ -314,7 +315,9 @@ class ReferenceProfile:
             raise ProfileError(f"not a reference profile dict (format {data.get('format')!r})")
         try:
             loaded: list[FeatureReference] = [
-                NumericReference.from_dict(f) if f["kind"] == "numeric" else CategoricalReference.from_dict(f)
+                NumericReference.from_dict(f)
+                if f["kind"] == "numeric"
+                else CategoricalReference.from_dict(f)
                 for f in data["features"]
             ]
             profile = cls(

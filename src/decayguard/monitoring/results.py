@@ -129,7 +129,13 @@ class DriftReport:
             for r in feature.results:
                 reason = feature.reason if r.method == feature.effect_method else ""
                 points.append(
-                    MetricPoint(f"drift.{r.method}", _clean(r.statistic), flagged=r.drifted, reason=reason, feature=r.feature)
+                    MetricPoint(
+                        f"drift.{r.method}",
+                        _clean(r.statistic),
+                        flagged=r.drifted,
+                        reason=reason,
+                        feature=r.feature,
+                    )
                 )
         return points
 
@@ -162,7 +168,9 @@ class MetricEstimate:
         return asdict(self)
 
     def to_point(self, flagged: bool = False, reason: str = "") -> MetricPoint:
-        return MetricPoint(self.name, _clean(self.value), _clean(self.lower), _clean(self.upper), flagged, reason)
+        return MetricPoint(
+            self.name, _clean(self.value), _clean(self.lower), _clean(self.upper), flagged, reason
+        )
 
 
 @dataclass(frozen=True)
@@ -179,7 +187,9 @@ class DecayDecision:
     rule: str = ""
 
     def to_point(self) -> MetricPoint:
-        return MetricPoint(f"decay.{self.metric}", self.value, self.lower, self.upper, self.decayed, self.reason)
+        return MetricPoint(
+            f"decay.{self.metric}", self.value, self.lower, self.upper, self.decayed, self.reason
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -221,5 +231,15 @@ class DataQualityReport:
                 if est is not None:
                     issue = [i for i in f.issues if i.startswith(label)]
                     point = est.to_point(bool(issue), "; ".join(issue))
-                    points.append(MetricPoint(f"quality.{label}", point.value, point.lower, point.upper, point.flagged, point.reason, f.feature))
+                    points.append(
+                        MetricPoint(
+                            f"quality.{label}",
+                            point.value,
+                            point.lower,
+                            point.upper,
+                            point.flagged,
+                            point.reason,
+                            f.feature,
+                        )
+                    )
         return points

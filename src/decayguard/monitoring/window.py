@@ -106,7 +106,9 @@ class NumericWindow:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Self:
-        fields = {k: float(data[k]) for k in ("minimum", "maximum", "total", "total_sq", "below", "above")}
+        fields = {
+            k: float(data[k]) for k in ("minimum", "maximum", "total", "total_sq", "below", "above")
+        }
         return cls(
             name=str(data["name"]),
             counts=np.asarray(data["counts"], dtype=np.int64),
@@ -131,15 +133,24 @@ class CategoricalWindow:
     def of(cls, reference: CategoricalReference, series: pd.Series) -> Self:
         labels, counts, n_missing = category_counts(series)
         unseen = len(reference.categories)
-        positions = np.array([reference.index.get(label, unseen) for label in labels], dtype=np.intp)
+        positions = np.array(
+            [reference.index.get(label, unseen) for label in labels], dtype=np.intp
+        )
         binned = np.bincount(positions, weights=counts, minlength=unseen + 1)
         return cls(name=reference.name, counts=binned.astype(np.int64), n_missing=n_missing)
 
     def merge(self, other: CategoricalWindow) -> CategoricalWindow:
-        return CategoricalWindow(self.name, self.counts + other.counts, self.n_missing + other.n_missing)
+        return CategoricalWindow(
+            self.name, self.counts + other.counts, self.n_missing + other.n_missing
+        )
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": "categorical", "name": self.name, "counts": self.counts.tolist(), "n_missing": self.n_missing}
+        return {
+            "kind": "categorical",
+            "name": self.name,
+            "counts": self.counts.tolist(),
+            "n_missing": self.n_missing,
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Self:
@@ -148,6 +159,14 @@ class CategoricalWindow:
 
 
 FeatureWindow = NumericWindow | CategoricalWindow
+
+
+def _merge_feature(name: str, mine: FeatureWindow, theirs: FeatureWindow) -> FeatureWindow:
+    if isinstance(mine, NumericWindow) and isinstance(theirs, NumericWindow):
+        return mine.merge(theirs)
+    if isinstance(mine, CategoricalWindow) and isinstance(theirs, CategoricalWindow):
+        return mine.merge(theirs)
+    raise ProfileError(f"feature {name!r} has different kinds in the two windows")
 
 
 @dataclass(frozen=True, eq=False)
@@ -163,7 +182,9 @@ class WindowProfile:
         """Profile ``frame`` against ``reference`` (every reference feature must be a column)."""
         absent = [name for name in reference.features_ if name not in frame.columns]
         if absent:
-            raise SchemaMismatchError(f"current data has no column(s) {absent} of the reference profile")
+            raise SchemaMismatchError(
+                f"current data has no column(s) {absent} of the reference profile"
+            )
         features: dict[str, FeatureWindow] = {}
         for name, ref in reference.features_.items():
             if isinstance(ref, NumericReference):
@@ -175,19 +196,17 @@ class WindowProfile:
     def merge(self, other: WindowProfile) -> WindowProfile:
         """Combine two windows of the same reference (exact: counts and sums add)."""
         if other.reference_fingerprint != self.reference_fingerprint:
-            raise ProfileError("cannot merge window profiles built against different reference profiles")
+            raise ProfileError(
+                "cannot merge window profiles built against different reference profiles"
+            )
         merged: dict[str, FeatureWindow] = {}
         for name, window in self.features.items():
             theirs = other.features[name]
-            if isinstance(window, NumericWindow) and isinstance(theirs, NumericWindow):
-                merged[name] = window.merge(theirs)
-            elif isinstance(window, CategoricalWindow) and isinstance(theirs, CategoricalWindow):
-                merged[name] = window.merge(theirs)
-            else:
-                raise ProfileError(f"feature {name!r} has different kinds in the two windows")
+            merged[name] = _merge_feature(name, window, theirs)
         return WindowProfile(self.reference_fingerprint, self.n_rows + other.n_rows, merged)
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-able (so a partition's window can travel between processes)."""
         return {
             "reference_fingerprint": self.reference_fingerprint,
             "n_rows": self.n_rows,
@@ -198,9 +217,15 @@ class WindowProfile:
     def from_dict(cls, data: Mapping[str, Any]) -> WindowProfile:
         try:
             windows: list[FeatureWindow] = [
-                NumericWindow.from_dict(f) if f["kind"] == "numeric" else CategoricalWindow.from_dict(f)
+                NumericWindow.from_dict(f)
+                if f["kind"] == "numeric"
+                else CategoricalWindow.from_dict(f)
                 for f in data["features"]
             ]
-            return cls(str(data["reference_fingerprint"]), int(data["n_rows"]), {w.name: w for w in windows})
+            return cls(
+                str(data["reference_fingerprint"]),
+                int(data["n_rows"]),
+                {w.name: w for w in windows},
+            )
         except (KeyError, TypeError, ValueError) as exc:
             raise ProfileError(f"malformed window profile dict: {exc!r}") from exc

@@ -1,0 +1,313 @@
+"""Label-free performance estimation: confidence-based (classifiers) and direct loss (regressors).
+
+:class:`ConfidenceBasedEstimator` (CBPE) calibrates the model's scores on labelled reference
+data, then treats each calibrated probability as the chance the row is positive: summing them
+gives the *expected* confusion matrix (accuracy, precision, recall, F1) and the expected ROC AUC.
+Its uncertainty is the sampling spread of the realized metric when labels are drawn from those
+probabilities (a parametric bootstrap). It assumes calibration transfers: the score-to-outcome
+relation is unchanged (covariate shift, not concept shift).
+
+:class:`DirectLossEstimator` (DLE) learns the expected absolute or squared error from the
+features and the prediction on reference data, and averages it over the window.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from typing import Any, ClassVar, Self
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike, NDArray
+from scipy import special, stats
+from sklearn.base import RegressorMixin, clone
+from sklearn.ensemble import HistGradientBoostingRegressor
+from sklearn.isotonic import IsotonicRegression
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import cross_val_predict
+
+from decayguard.monitoring.errors import MonitoringError
+from decayguard.monitoring.intervals import weighted_auc, z_value
+from decayguard.monitoring.results import MetricEstimate
+
+__all__ = [
+    "CALIBRATORS",
+    "Calibrator",
+    "ConfidenceBasedEstimator",
+    "DirectLossEstimator",
+    "IsotonicCalibrator",
+    "PlattCalibrator",
+    "expected_classification_metrics",
+]
+
+Floats = NDArray[np.float64]
+
+
+class Calibrator(ABC):
+    """Maps scores to calibrated probabilities; serialisable as plain numbers."""
+
+    name: ClassVar[str]
+
+    @abstractmethod
+    def fit(self, scores: Floats, labels: NDArray[np.bool_]) -> Self: ...
+
+    @abstractmethod
+    def predict(self, scores: Floats) -> Floats: ...
+
+    @abstractmethod
+    def to_dict(self) -> dict[str, Any]: ...
+
+    @classmethod
+    @abstractmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Self: ...
+
+
+class IsotonicCalibrator(Calibrator):
+    name = "isotonic"
+
+    def fit(self, scores: Floats, labels: NDArray[np.bool_]) -> Self:
+        model = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(
+            scores, labels.astype(float)
+        )
+        self.x_ = np.asarray(model.X_thresholds_, dtype=np.float64)
+        self.y_ = np.asarray(model.y_thresholds_, dtype=np.float64)
+        return self
+
+    def predict(self, scores: Floats) -> Floats:
+        return np.asarray(np.interp(scores, self.x_, self.y_), dtype=np.float64)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "x": self.x_.tolist(), "y": self.y_.tolist()}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Self:
+        out = cls()
+        out.x_, out.y_ = (
+            np.asarray(data["x"], dtype=np.float64),
+            np.asarray(data["y"], dtype=np.float64),
+        )
+        return out
+
+
+class PlattCalibrator(Calibrator):
+    """Logistic regression on the score's logit (Platt scaling)."""
+
+    name = "platt"
+
+    @staticmethod
+    def _logit(scores: Floats) -> Floats:
+        return np.asarray(special.logit(np.clip(scores, 1e-6, 1 - 1e-6)), dtype=np.float64)
+
+    def fit(self, scores: Floats, labels: NDArray[np.bool_]) -> Self:
+        model = LogisticRegression(C=1e6).fit(self._logit(scores)[:, None], labels)
+        self.coef_, self.intercept_ = float(model.coef_[0, 0]), float(model.intercept_[0])
+        return self
+
+    def predict(self, scores: Floats) -> Floats:
+        return np.asarray(
+            special.expit(self.coef_ * self._logit(scores) + self.intercept_), dtype=np.float64
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "coef": self.coef_, "intercept": self.intercept_}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Self:
+        out = cls()
+        out.coef_, out.intercept_ = float(data["coef"]), float(data["intercept"])
+        return out
+
+
+CALIBRATORS: dict[str, type[Calibrator]] = {
+    c.name: c for c in (IsotonicCalibrator, PlattCalibrator)
+}
+
+
+def _metrics_from_cells(tp: Floats, fp: Floats, fn: Floats, tn: Floats) -> dict[str, Floats]:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return {
+            "accuracy": (tp + tn) / (tp + fp + fn + tn),
+            "precision": tp / (tp + fp),
+            "recall": tp / (tp + fn),
+            "f1": 2 * tp / (2 * tp + fp + fn),
+        }
+
+
+def expected_classification_metrics(
+    probabilities: ArrayLike, y_pred: ArrayLike, y_score: ArrayLike
+) -> dict[str, float]:
+    """Expected accuracy, precision, recall, F1 and ROC AUC when row ``i`` is positive with
+    probability ``probabilities[i]`` (the expected confusion matrix; AUC counts each row as a
+    positive with weight ``p`` and a negative with weight ``1 - p``)."""
+    p = np.asarray(probabilities, dtype=np.float64)
+    pred = np.asarray(y_pred).astype(bool)
+    cells = [np.array([np.sum(v)]) for v in (p[pred], 1 - p[pred], p[~pred], 1 - p[~pred])]
+    out = {k: float(v[0]) for k, v in _metrics_from_cells(*cells).items()}
+    score = np.asarray(y_score, dtype=np.float64)
+    labels = np.r_[np.ones(p.size, dtype=bool), np.zeros(p.size, dtype=bool)]
+    out["roc_auc"] = float(weighted_auc(labels, np.r_[score, score], np.r_[p, 1 - p])[0])
+    return out
+
+
+class ConfidenceBasedEstimator:
+    """CBPE for a binary classifier: ``fit`` on labelled reference scores, ``estimate`` per window.
+
+    >>> rng = np.random.default_rng(0)
+    >>> s = rng.random(4000); y = rng.random(4000) < s
+    >>> est = ConfidenceBasedEstimator().fit(y, s).estimate(rng.random(1000))
+    >>> 0.7 < est["accuracy"].value < 0.8
+    True
+    """
+
+    def __init__(
+        self,
+        calibration: str = "isotonic",
+        threshold: float = 0.5,
+        confidence: float = 0.95,
+        n_bootstrap: int = 300,
+        seed: int = 0,
+    ) -> None:
+        self.calibration = calibration
+        self.threshold = threshold
+        self.confidence = confidence
+        self.n_bootstrap = n_bootstrap
+        self.seed = seed
+
+    def fit(self, y_true: ArrayLike, y_score: ArrayLike) -> Self:
+        try:
+            calibrator = CALIBRATORS[self.calibration]()
+        except KeyError as exc:
+            raise MonitoringError(
+                f"unknown calibration {self.calibration!r}; known: {sorted(CALIBRATORS)}"
+            ) from exc
+        labels = np.asarray(y_true).astype(bool)
+        self.calibrator_ = calibrator.fit(np.asarray(y_score, dtype=np.float64), labels)
+        return self
+
+    def estimate(
+        self, y_score: ArrayLike, y_pred: ArrayLike | None = None
+    ) -> dict[str, MetricEstimate]:
+        """Estimated metrics with normal intervals from the parametric-bootstrap spread."""
+        score = np.asarray(y_score, dtype=np.float64)
+        if score.size == 0:
+            raise MonitoringError("cannot estimate performance on an empty window")
+        pred = score >= self.threshold if y_pred is None else np.asarray(y_pred).astype(bool)
+        p = self.calibrator_.predict(score)
+        expected = expected_classification_metrics(p, pred, score)
+        spread = self._bootstrap_std(p, pred, score)
+        z = z_value(self.confidence)
+        return {
+            name: MetricEstimate(
+                name,
+                value,
+                max(value - z * spread[name], 0.0),
+                min(value + z * spread[name], 1.0),
+                int(score.size),
+                "cbpe",
+                self.confidence,
+            )
+            for name, value in expected.items()
+        }
+
+    def _bootstrap_std(self, p: Floats, pred: NDArray[np.bool_], score: Floats) -> dict[str, float]:
+        rng = np.random.default_rng(self.seed)
+        n = p.size
+        ranks = stats.rankdata(score)
+        chunk = max(1, min(self.n_bootstrap, 4_000_000 // n))
+        samples: dict[str, list[Floats]] = {}
+        for start in range(0, self.n_bootstrap, chunk):
+            labels = rng.random((min(chunk, self.n_bootstrap - start), n)) < p
+            tp = labels[:, pred].sum(axis=1).astype(np.float64)
+            positives = labels.sum(axis=1).astype(np.float64)
+            n_pred = float(pred.sum())
+            fp, fn = n_pred - tp, positives - tp
+            draws = _metrics_from_cells(tp, fp, fn, n - tp - fp - fn)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                draws["roc_auc"] = (labels @ ranks - positives * (positives + 1) / 2) / (
+                    positives * (n - positives)
+                )
+            for name, values in draws.items():
+                samples.setdefault(name, []).append(values)
+        return {name: float(np.nanstd(np.concatenate(v), ddof=1)) for name, v in samples.items()}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "calibration": self.calibration,
+            "threshold": self.threshold,
+            "confidence": self.confidence,
+            "n_bootstrap": self.n_bootstrap,
+            "seed": self.seed,
+            "calibrator": self.calibrator_.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ConfidenceBasedEstimator:
+        params = {
+            k: data[k] for k in ("calibration", "threshold", "confidence", "n_bootstrap", "seed")
+        }
+        out = cls(**params)
+        out.calibrator_ = CALIBRATORS[data["calibrator"]["name"]].from_dict(data["calibrator"])
+        return out
+
+
+class DirectLossEstimator:
+    """DLE for a regressor: learns E[loss | features, prediction] on reference data.
+
+    ``metric`` is ``"mae"`` (absolute error) or ``"rmse"`` (squared error, rooted after
+    averaging). The interval is the sampling spread of the window's realized mean loss around
+    its conditional expectation, using the out-of-fold residual variance on the reference.
+    The fitted loss model is a scikit-learn estimator: persist it with the model registry
+    (skops), not with this package.
+    """
+
+    def __init__(
+        self,
+        metric: str = "mae",
+        model: RegressorMixin | None = None,
+        confidence: float = 0.95,
+        cv: int = 3,
+        seed: int = 0,
+    ) -> None:
+        self.metric = metric
+        self.model = model
+        self.confidence = confidence
+        self.cv = cv
+        self.seed = seed
+
+    def _design(self, features: pd.DataFrame, y_pred: ArrayLike) -> pd.DataFrame:
+        design = features.copy()
+        design["__prediction__"] = np.asarray(y_pred, dtype=np.float64)
+        return design
+
+    def fit(self, features: pd.DataFrame, y_true: ArrayLike, y_pred: ArrayLike) -> Self:
+        if self.metric not in ("mae", "rmse"):
+            raise MonitoringError(
+                f"DirectLossEstimator supports metric 'mae' or 'rmse', not {self.metric!r}"
+            )
+        error = np.asarray(y_pred, dtype=np.float64) - np.asarray(y_true, dtype=np.float64)
+        target = np.abs(error) if self.metric == "mae" else error**2
+        design = self._design(features, y_pred)
+        model = (
+            clone(self.model)
+            if self.model is not None
+            else HistGradientBoostingRegressor(random_state=self.seed)
+        )
+        out_of_fold = cross_val_predict(model, design, target, cv=self.cv)
+        self.residual_std_ = float(np.std(target - out_of_fold, ddof=1))
+        self.model_ = model.fit(design, target)
+        return self
+
+    def estimate(self, features: pd.DataFrame, y_pred: ArrayLike) -> MetricEstimate:
+        expected = np.maximum(
+            np.asarray(self.model_.predict(self._design(features, y_pred)), dtype=np.float64), 0.0
+        )
+        n = expected.size
+        if n == 0:
+            raise MonitoringError("cannot estimate performance on an empty window")
+        mean = float(expected.mean())
+        half = z_value(self.confidence) * self.residual_std_ / np.sqrt(n)
+        lower, upper = max(mean - half, 0.0), mean + half
+        if self.metric == "rmse":
+            mean, lower, upper = float(np.sqrt(mean)), float(np.sqrt(lower)), float(np.sqrt(upper))
+        return MetricEstimate(self.metric, mean, lower, upper, n, "direct_loss", self.confidence)

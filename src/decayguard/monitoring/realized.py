@@ -1,0 +1,226 @@
+"""Realized performance from labels, each figure with a confidence interval.
+
+Interval methods (the ``method`` field of every :class:`MetricEstimate`):
+
+* proportions (accuracy, precision, recall) — ``wilson``;
+* F1 — ``bootstrap``: percentile interval of a multinomial bootstrap of the confusion matrix
+  (exactly a row bootstrap, since F1 depends on the rows only through that matrix);
+* ROC AUC — ``delong`` (normal, DeLong variance);
+* means (log loss, MAE, MAPE, mean error, and MSE, whose bounds give RMSE's) — ``normal``;
+* weighted (``weights = 1 / inclusion probability``): Hájek ratio estimators with linearised
+  variance (``hajek``) for every ratio metric incl. F1; ROC AUC by a Poisson bootstrap
+  (``bootstrap``); quantiles by Woodruff intervals.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from decayguard.monitoring.errors import MonitoringError
+from decayguard.monitoring.intervals import (
+    delong_auc,
+    ratio_interval,
+    weighted_auc,
+    weighted_quantile_interval,
+    wilson_interval,
+    z_value,
+)
+from decayguard.monitoring.results import MetricEstimate
+
+__all__ = ["realized_classification_metrics", "realized_regression_metrics"]
+
+ERROR_QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+
+
+def _weights(weights: ArrayLike | None, n: int) -> NDArray[np.float64] | None:
+    if weights is None:
+        return None
+    w = np.asarray(weights, dtype=np.float64)
+    if w.shape != (n,) or np.any(w <= 0) or not np.all(np.isfinite(w)):
+        raise MonitoringError(
+            "weights must be positive, finite and one per row (1 / inclusion probability)"
+        )
+    return w
+
+
+def _ratio(
+    name: str, y: ArrayLike, d: ArrayLike, w: NDArray[np.float64] | None, n: int, conf: float
+) -> MetricEstimate:
+    value, lower, upper = ratio_interval(y, d, w, conf)
+    method = "normal" if w is None else "hajek"
+    return MetricEstimate(name, value, lower, upper, n, method, conf, w is not None)
+
+
+def _bounded(estimate: MetricEstimate, low: float = 0.0, high: float = 1.0) -> MetricEstimate:
+    lower, upper = max(estimate.lower, low), min(estimate.upper, high)
+    return MetricEstimate(
+        estimate.name,
+        estimate.value,
+        lower,
+        upper,
+        estimate.n,
+        estimate.method,
+        estimate.confidence,
+        estimate.weighted,
+    )
+
+
+def realized_classification_metrics(
+    y_true: ArrayLike,
+    y_pred: ArrayLike,
+    y_score: ArrayLike | None = None,
+    *,
+    weights: ArrayLike | None = None,
+    confidence: float = 0.95,
+    positive_label: object = 1,
+    n_bootstrap: int = 2000,
+    seed: int = 0,
+) -> dict[str, MetricEstimate]:
+    """Accuracy, precision, recall and F1 (binary, ``positive_label``); ROC AUC and log loss when
+    ``y_score`` (probability of the positive class) is given.
+
+    >>> m = realized_classification_metrics([1, 0, 1, 1, 0, 1, 0, 0], [1, 0, 1, 0, 0, 1, 1, 0])
+    >>> m["accuracy"].value, m["accuracy"].method
+    (0.75, 'wilson')
+    """
+    truth = np.asarray(y_true) == positive_label
+    pred = np.asarray(y_pred) == positive_label
+    n = truth.size
+    if n == 0 or pred.size != n:
+        raise MonitoringError("y_true and y_pred must be non-empty and of equal length")
+    w = _weights(weights, n)
+    correct = (np.asarray(y_true) == np.asarray(y_pred)).astype(np.float64)
+    tp, fp, fn = (
+        (truth & pred).astype(np.float64),
+        (~truth & pred).astype(np.float64),
+        (truth & ~pred).astype(np.float64),
+    )
+    out: dict[str, MetricEstimate] = {}
+    if w is None:
+        for name, k, m in (
+            ("accuracy", correct.sum(), n),
+            ("precision", tp.sum(), tp.sum() + fp.sum()),
+            ("recall", tp.sum(), tp.sum() + fn.sum()),
+        ):
+            lower, upper = wilson_interval(k, m, confidence) if m else (np.nan, np.nan)
+            out[name] = MetricEstimate(
+                name,
+                float(k / m) if m else float("nan"),
+                float(lower),
+                float(upper),
+                int(m),
+                "wilson",
+                confidence,
+            )
+        out["f1"] = _f1_bootstrap(tp.sum(), fp.sum(), fn.sum(), n, confidence, n_bootstrap, seed)
+    else:
+        out["accuracy"] = _bounded(_ratio("accuracy", correct, 1.0, w, n, confidence))
+        out["precision"] = _bounded(_ratio("precision", tp, tp + fp, w, n, confidence))
+        out["recall"] = _bounded(_ratio("recall", tp, tp + fn, w, n, confidence))
+        out["f1"] = _bounded(_ratio("f1", 2 * tp, 2 * tp + fp + fn, w, n, confidence))
+    if y_score is not None:
+        score = np.asarray(y_score, dtype=np.float64)
+        out["roc_auc"] = _auc(truth, score, w, confidence, n_bootstrap, seed)
+        p = np.clip(score, np.finfo(np.float64).eps, 1 - np.finfo(np.float64).eps)
+        loss = -np.where(truth, np.log(p), np.log1p(-p))
+        estimate = _ratio("log_loss", loss, 1.0, w, n, confidence)
+        out["log_loss"] = _bounded(estimate, 0.0, np.inf)
+    return out
+
+
+def _f1_bootstrap(
+    tp: float, fp: float, fn: float, n: int, conf: float, b: int, seed: int
+) -> MetricEstimate:
+    denominator = 2 * tp + fp + fn
+    value = 2 * tp / denominator if denominator else float("nan")
+    cells = np.array([tp, fp, fn, n - tp - fp - fn]) / n
+    draws = np.random.default_rng(seed).multinomial(n, cells, size=b).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f1 = 2 * draws[:, 0] / (2 * draws[:, 0] + draws[:, 1] + draws[:, 2])
+    tail = (1 - conf) / 2
+    lower, upper = (
+        np.nanquantile(f1, [tail, 1 - tail]) if np.isfinite(f1).any() else (np.nan, np.nan)
+    )
+    return MetricEstimate("f1", value, float(lower), float(upper), n, "bootstrap", conf)
+
+
+def _auc(
+    truth: NDArray[np.bool_],
+    score: NDArray[np.float64],
+    w: NDArray[np.float64] | None,
+    conf: float,
+    b: int,
+    seed: int,
+) -> MetricEstimate:
+    n = truth.size
+    if w is None:
+        auc, se = delong_auc(truth, score)
+        half = z_value(conf) * se
+        return MetricEstimate(
+            "roc_auc", auc, max(auc - half, 0.0), min(auc + half, 1.0), n, "delong", conf
+        )
+    auc = float(weighted_auc(truth, score, w)[0])
+    rng = np.random.default_rng(seed)
+    draws = []
+    for start in range(0, b, 100):  # bounded memory: 100 bootstrap rows at a time
+        boot = rng.poisson(1.0, size=(min(100, b - start), n)) * w
+        draws.append(weighted_auc(truth, score, boot))
+    samples = np.concatenate(draws)
+    tail = (1 - conf) / 2
+    lower, upper = np.nanquantile(samples, [tail, 1 - tail])
+    return MetricEstimate("roc_auc", auc, float(lower), float(upper), n, "bootstrap", conf, True)
+
+
+def realized_regression_metrics(
+    y_true: ArrayLike,
+    y_pred: ArrayLike,
+    *,
+    weights: ArrayLike | None = None,
+    confidence: float = 0.95,
+) -> dict[str, MetricEstimate]:
+    """MAE, RMSE, MAPE, mean error and error quantiles (``error_q05`` … ``error_q95``).
+
+    Errors are ``y_pred - y_true``. MAPE divides by ``max(|y_true|, eps)`` like scikit-learn.
+    """
+    truth = np.asarray(y_true, dtype=np.float64)
+    error = np.asarray(y_pred, dtype=np.float64) - truth
+    n = error.size
+    if n == 0 or truth.size != n:
+        raise MonitoringError("y_true and y_pred must be non-empty and of equal length")
+    w = _weights(weights, n)
+    absolute = np.abs(error)
+    out = {
+        "mae": _bounded(_ratio("mae", absolute, 1.0, w, n, confidence), 0.0, np.inf),
+        "mape": _bounded(
+            _ratio(
+                "mape",
+                absolute / np.maximum(np.abs(truth), np.finfo(np.float64).eps),
+                1.0,
+                w,
+                n,
+                confidence,
+            ),
+            0.0,
+            np.inf,
+        ),
+        "mean_error": _ratio("mean_error", error, 1.0, w, n, confidence),
+    }
+    mse = _ratio("mse", error**2, 1.0, w, n, confidence)
+    out["rmse"] = MetricEstimate(
+        "rmse",
+        float(np.sqrt(mse.value)),
+        float(np.sqrt(max(mse.lower, 0.0))),
+        float(np.sqrt(mse.upper)),
+        n,
+        mse.method,
+        confidence,
+        w is not None,
+    )
+    points, lowers, uppers = weighted_quantile_interval(error, ERROR_QUANTILES, w, confidence)
+    for q, value, lower, upper in zip(ERROR_QUANTILES, points, lowers, uppers, strict=True):
+        name = f"error_q{round(q * 100):02d}"
+        out[name] = MetricEstimate(
+            name, float(value), float(lower), float(upper), n, "woodruff", confidence, w is not None
+        )
+    return out
