@@ -105,9 +105,7 @@ def _latest_reviews() -> sa.Subquery:
         .group_by(reviews.c.prediction_id)
         .subquery("newest")
     )
-    return (
-        sa.select(reviews).join(newest, newest.c.id == reviews.c.id).subquery("latest_reviews")
-    )
+    return sa.select(reviews).join(newest, newest.c.id == reviews.c.id).subquery("latest_reviews")
 
 
 def review_progress(engine: Engine, model_name: str) -> ReviewProgress:

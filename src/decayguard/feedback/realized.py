@@ -1,0 +1,174 @@
+"""Realized performance from retrospective labels, per window, with label coverage.
+
+Ground truth arrives late and partially. For each window of predictions this joins the
+current label of every prediction (by id, or by entity and event time), computes the
+realized metrics with :func:`decayguard.monitoring.realized_classification_metrics`
+(intervals included), and reports the window's *label coverage*: the share of its
+predictions that have a label. Until the coverage reaches the configured maturity
+(``feedback.label_maturity``) the window's figures are *provisional*: they describe the
+predictions whose outcome came first, which are rarely a random subset.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy.engine import Engine
+
+from decayguard.monitoring import MetricEstimate, realized_classification_metrics
+from decayguard.store import MetricPoint, current_labels, read_window
+
+__all__ = ["RealizedWindow", "realized_performance"]
+
+STRATEGY = "realized"
+"""The ``strategy`` of metric points computed from retrospective labels."""
+
+
+def _as_utc(ts: datetime) -> datetime:
+    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class RealizedWindow:
+    """Realized metrics of one window of predictions, and how complete its labels are."""
+
+    start: datetime
+    end: datetime
+    predictions: int
+    labeled: int
+    maturity: float
+    metrics: dict[str, MetricEstimate] = field(default_factory=dict)
+
+    @property
+    def coverage(self) -> float | None:
+        """Share of the window's predictions that have a label (``None`` if empty)."""
+        return self.labeled / self.predictions if self.predictions else None
+
+    @property
+    def provisional(self) -> bool:
+        """Whether too few labels have arrived for the figures to be final."""
+        return self.coverage is None or self.coverage < self.maturity
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "predictions": self.predictions,
+            "labeled": self.labeled,
+            "coverage": self.coverage,
+            "provisional": self.provisional,
+            "maturity": self.maturity,
+            "metrics": {name: m.to_dict() for name, m in self.metrics.items()},
+        }
+
+    def to_metric_points(self, model_name: str) -> list[MetricPoint]:
+        """Store-ready points; each carries the window's coverage and provisional flag."""
+        return [
+            MetricPoint(
+                model_name=model_name,
+                window_start=self.start,
+                window_end=self.end,
+                strategy=STRATEGY,
+                metric=name,
+                value=None if np.isnan(m.value) else m.value,
+                lower=None if np.isnan(m.lower) else m.lower,
+                upper=None if np.isnan(m.upper) else m.upper,
+                n=m.n,
+                coverage=self.coverage,
+                provisional=self.provisional,
+            )
+            for name, m in self.metrics.items()
+        ]
+
+
+def _window_bounds(
+    start: datetime, end: datetime, window: timedelta | None
+) -> list[tuple[datetime, datetime]]:
+    if window is None:
+        return [(start, end)]
+    if window <= timedelta(0):
+        raise ValueError("the window length must be positive")
+    bounds = []
+    left = start
+    while left < end:
+        right = min(left + window, end)
+        bounds.append((left, right))
+        left = right
+    return bounds
+
+
+def _labeled_predictions(engine: Engine, model_name: str, start: datetime, end: datetime) -> Any:
+    meta = read_window(engine, model_name, start, end).meta()
+    frame = pd.DataFrame(
+        {
+            "prediction_id": meta["prediction_id"].astype(str).to_numpy(),
+            "ts": pd.to_datetime(meta["ts"], utc=True).to_numpy(),
+            "prediction": meta["prediction"].astype(object).to_numpy(),
+            "score": meta["score"].to_numpy(dtype=np.float64, na_value=np.nan),
+        }
+    )
+    labels = current_labels(engine, model_name)
+    if len(labels):
+        latest = (
+            labels.dropna(subset=["prediction_id"])
+            .sort_values("received_at")
+            .drop_duplicates("prediction_id", keep="last")
+        )
+        frame = frame.merge(
+            latest[["prediction_id", "value"]].astype({"prediction_id": str}),
+            on="prediction_id",
+            how="left",
+        )
+    else:
+        frame["value"] = None
+    return frame
+
+
+def realized_performance(
+    engine: Engine,
+    model_name: str,
+    start: datetime,
+    end: datetime,
+    *,
+    window: timedelta | None = None,
+    maturity: float = 0.8,
+    positive_label: str = "1",
+    confidence: float = 0.95,
+) -> list[RealizedWindow]:
+    """Realized metrics of ``model_name`` for predictions in ``[start, end)``, one
+    :class:`RealizedWindow` per ``window`` (or one for the whole range), each with its
+    label coverage and whether it is still provisional."""
+    if not 0.0 < maturity <= 1.0:
+        raise ValueError(f"label maturity must be within (0, 1], got {maturity}")
+    start, end = _as_utc(start), _as_utc(end)
+    frame = _labeled_predictions(engine, model_name, start, end)
+    results = []
+    for left, right in _window_bounds(start, end, window):
+        ts = frame["ts"]
+        rows = frame[(ts >= pd.Timestamp(left)) & (ts < pd.Timestamp(right))]
+        labeled = rows[rows["value"].notna() & rows["prediction"].notna()]
+        metrics: dict[str, MetricEstimate] = {}
+        if len(labeled):
+            scores = labeled["score"]
+            metrics = realized_classification_metrics(
+                labeled["value"].astype(str).to_numpy(),
+                labeled["prediction"].astype(str).to_numpy(),
+                scores.to_numpy() if scores.notna().all() else None,
+                positive_label=positive_label,
+                confidence=confidence,
+            )
+        results.append(
+            RealizedWindow(
+                start=left,
+                end=right,
+                predictions=len(rows),
+                labeled=len(labeled),
+                maturity=maturity,
+                metrics=metrics,
+            )
+        )
+    return results

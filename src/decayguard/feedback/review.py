@@ -1,0 +1,144 @@
+"""The human-review queue of one model: what to review next, and recording verdicts.
+
+The queue holds the predictions the serving runtime sampled for review (with their
+inclusion probabilities) that nobody has labeled or skipped yet, oldest first. A
+verdict is either a true label (one of the configured label values) or a skip.
+Reviewing again later is allowed: the latest review of a prediction counts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from decayguard.errors import InputValidationError
+from decayguard.store import (
+    ReviewProgress,
+    ReviewRecord,
+    get_prediction,
+    pending_reviews,
+    record_review,
+    review_progress,
+)
+from decayguard.store.reviews import ReviewStatus
+
+__all__ = ["PredictionNotFound", "ReviewItem", "ReviewQueue", "default_label_values"]
+
+
+class PredictionNotFound(LookupError):
+    """The prediction id is not in the store for this model."""
+
+    def __init__(self, prediction_id: str) -> None:
+        super().__init__(f"unknown prediction id {prediction_id!r}")
+        self.prediction_id = prediction_id
+
+
+def default_label_values(task: str, positive_class: str, configured: list[str]) -> list[str]:
+    """Label values reviewers choose from: the configured ones, else ``0``/``1`` (binary)."""
+    if configured:
+        return list(configured)
+    if task == "binary":
+        negative = "0" if positive_class != "0" else "1"
+        return sorted({negative, positive_class})
+    return []
+
+
+@dataclass(frozen=True)
+class ReviewItem:
+    """One prediction as a reviewer sees it: its inputs and the model's answer."""
+
+    prediction_id: str
+    ts: str
+    model_name: str
+    model_version: str
+    prediction: str | None
+    score: float | None
+    inclusion_prob: float | None
+    inputs: dict[str, Any]
+    outputs: dict[str, Any]
+
+    @classmethod
+    def from_prediction(cls, row: dict[str, Any]) -> ReviewItem:
+        return cls(
+            prediction_id=row["id"],
+            ts=row["ts"].isoformat(),
+            model_name=row["model_name"],
+            model_version=row["model_version"],
+            prediction=row["prediction"],
+            score=row["score"],
+            inclusion_prob=row["inclusion_prob"],
+            inputs=dict(row["inputs"]),
+            outputs=dict(row["outputs"]),
+        )
+
+
+class ReviewQueue:
+    """The review queue of ``model_name``; ``label_values`` empty means any value."""
+
+    def __init__(self, engine: Engine, model_name: str, label_values: list[str]) -> None:
+        self.engine = engine
+        self.model_name = model_name
+        self.label_values = label_values
+
+    def next(self, *, limit: int = 1, exclude: tuple[str, ...] = ()) -> list[ReviewItem]:
+        """The oldest ``limit`` predictions waiting for review (minus ``exclude``)."""
+        ids = pending_reviews(self.engine, self.model_name, limit=limit, exclude=exclude)
+        items = []
+        for pid in ids:
+            row = get_prediction(self.engine, pid)
+            if row is not None:
+                items.append(ReviewItem.from_prediction(row))
+        return items
+
+    def progress(self) -> ReviewProgress:
+        return review_progress(self.engine, self.model_name)
+
+    def item(self, prediction_id: str) -> ReviewItem:
+        row = get_prediction(self.engine, prediction_id)
+        if row is None or row["model_name"] != self.model_name:
+            raise PredictionNotFound(prediction_id)
+        return ReviewItem.from_prediction(row)
+
+    def record(
+        self,
+        prediction_id: str,
+        *,
+        reviewer: str,
+        status: ReviewStatus,
+        value: str | None = None,
+    ) -> int:
+        """Record a verdict; returns the review's id.
+
+        Raises :class:`PredictionNotFound` for an unknown id, and
+        :class:`InputValidationError` naming the field for a prediction that was not
+        sampled for review, a label outside ``label_values``, or a value on a skip.
+        """
+        row = get_prediction(self.engine, prediction_id)
+        if row is None or row["model_name"] != self.model_name:
+            raise PredictionNotFound(prediction_id)
+        if not row["review_sampled"]:
+            raise InputValidationError(
+                "prediction_id",
+                f"prediction {prediction_id!r} was not sampled for review: reviewing it would "
+                "bias the weighted estimates (send its label as ground truth instead)",
+            )
+        if status == "labeled":
+            if value is None or value.strip() == "":
+                raise InputValidationError("value", "a labeled review needs a value")
+            value = value.strip()
+            if self.label_values and value not in self.label_values:
+                raise InputValidationError(
+                    "value", f"{value!r} is not one of the label values {self.label_values}"
+                )
+        elif value is not None:
+            raise InputValidationError("value", "a skipped review has no value")
+        review = ReviewRecord(
+            prediction_id=prediction_id,
+            model_name=self.model_name,
+            reviewer=reviewer,
+            status=status,
+            value=value,
+        )
+        return record_review(self.engine, review)
