@@ -26,6 +26,15 @@ from decayguard.store.predictions import (
     insert_predictions,
     read_window,
 )
+from decayguard.store.reviews import (
+    ReviewProgress,
+    ReviewRecord,
+    pending_reviews,
+    record_review,
+    review_history,
+    review_progress,
+    reviewed_sample,
+)
 
 __all__ = [
     "InsertResult",
@@ -34,6 +43,8 @@ __all__ = [
     "MetricPoint",
     "PredictionRecord",
     "PredictionWindow",
+    "ReviewProgress",
+    "ReviewRecord",
     "audit",
     "count_predictions",
     "create_store_engine",
@@ -45,9 +56,14 @@ __all__ = [
     "ingest_labels",
     "insert_predictions",
     "label_history",
+    "pending_reviews",
     "read_audit",
     "read_metric_points",
     "read_window",
+    "record_review",
+    "review_history",
+    "review_progress",
+    "reviewed_sample",
     "upgrade",
     "write_metric_points",
 ]
