@@ -36,8 +36,8 @@ class LabelDelay:
         never = rng.random(n) < self.never_share
         seconds = self.median.total_seconds() * np.exp(self.sigma * rng.standard_normal(n))
         micros = np.round(seconds * 1e6).astype(np.int64)
-        delays = pd.to_timedelta(micros, unit="us")
-        return pd.TimedeltaIndex(delays.where(~never, pd.NaT))
+        micros[never] = np.iinfo(np.int64).min  # numpy's NaT
+        return pd.TimedeltaIndex(micros.astype("timedelta64[us]"))
 
     def quantile(self, q: float) -> pd.Timedelta:
         """Quantile ``q`` of the delay among labels that do arrive."""

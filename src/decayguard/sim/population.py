@@ -106,9 +106,7 @@ def draw_applicants(
             "age": np.round(age, 1),
             "credit_lines": credit_lines,
             "utilization": utilization,
-            "employment": pd.Categorical.from_codes(emp, categories=list(EMPLOYMENT_LEVELS))
-            .astype(str)
-            .astype(object),
+            "employment": np.asarray(EMPLOYMENT_LEVELS, dtype=object)[emp],
         }
     )
 

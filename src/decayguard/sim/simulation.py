@@ -159,7 +159,9 @@ class Simulation:
         One row per applicant: ``applicant_id``, ``event_timestamp``, the six
         features and ``created`` (when the row was written: the application time).
         """
-        rows = self.frame if until is None else self.frame[self.frame["event_timestamp"] < _ts(until)]
+        rows = (
+            self.frame if until is None else self.frame[self.frame["event_timestamp"] < _ts(until)]
+        )
         history = rows[["applicant_id", "event_timestamp", *FEATURE_NAMES]].copy()
         history["created"] = history["event_timestamp"]
         return history.reset_index(drop=True)

@@ -82,5 +82,5 @@ def train_model(frame: pd.DataFrame) -> Pipeline:
     y = _binary_labels(labelled[LABEL_COLUMN])
     if len(np.unique(y)) < 2:
         raise InputValidationError(LABEL_COLUMN, "training needs both classes")
-    X = labelled[list(FEATURE_NAMES)].astype({c: np.float64 for c in NUMERIC_FEATURES})
+    X = labelled[list(FEATURE_NAMES)].astype(dict.fromkeys(NUMERIC_FEATURES, np.float64))
     return build_pipeline().fit(X, y)

@@ -44,9 +44,7 @@ class GroundTruth:
         labels (``"0"``/``"1"`` or 0/1) indexed by request id; rows without a prediction
         are left out."""
         rows = self.frame[self.frame["request_id"].isin(predictions.index)]
-        pred = (
-            predictions.loc[rows["request_id"]].astype(str).str.replace(r"\.0$", "", regex=True)
-        )
+        pred = predictions.loc[rows["request_id"]].astype(str).str.replace(r"\.0$", "", regex=True)
         positive = pred.to_numpy() == "1"
         truth = rows[LABEL_COLUMN].to_numpy() == 1
         p = rows["p_default"].to_numpy()
