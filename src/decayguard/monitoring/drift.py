@@ -4,8 +4,11 @@ Every method computes from a reference feature profile and a window profile, nev
 rows, so the same code serves a notebook, the monitor flow and merged parallel windows.
 
 * ``ks`` — two-sample Kolmogorov–Smirnov D (exact when the reference grid is exact, else within
-  ``error_bound``), p-value from the Kolmogorov distribution ``kstwo(round(n*m/(n+m)))`` exactly
-  as ``scipy.stats.ks_2samp(method="asymp")``; effect size D.
+  ``error_bound``). p-value: ``kstwo.sf(D, round(n*m/(n+m)))`` exactly as
+  ``scipy.stats.ks_2samp(method="asymp")`` while that effective size is at most
+  ``finite_n_max`` (10,000); beyond it scipy's ``kstwo`` can take 0.5 s per call, so the limiting
+  Kolmogorov distribution ``kstwobign.sf(D * sqrt(en))`` is used (measured absolute p-value
+  difference < 0.003 at en = 10,000, < 0.0004 at 500,000). Effect size D.
 * ``chi2`` — chi-squared test of *homogeneity* on the 2×k contingency table (reference counts
   vs window counts, other/unseen bucket included): it accounts for the reference's own sampling
   noise, unlike a goodness-of-fit test against reference shares. Effect size: Cohen's w against
@@ -129,6 +132,10 @@ class KolmogorovSmirnov(DriftMethod):
     kinds = frozenset({"numeric"})
     default_threshold = 0.1
 
+    def __init__(self, threshold: float | None = None, finite_n_max: int = 10_000) -> None:
+        super().__init__(threshold)
+        self.finite_n_max = finite_n_max
+
     def compute(self, reference: FeatureReference, window: FeatureWindow) -> DriftTestResult:
         ref, win = _numeric(reference, window)
         if win.n == 0:
@@ -137,7 +144,11 @@ class KolmogorovSmirnov(DriftMethod):
         d = float(max(np.abs(cur_le - ref_le).max(), np.abs(cur_lt - ref_lt).max()))
         big, small = max(ref.n, win.n), min(ref.n, win.n)
         en = big * small / (big + small)
-        p = float(np.clip(stats.kstwo.sf(d, np.round(en)), 0.0, 1.0))
+        if en <= self.finite_n_max:
+            p = float(stats.kstwo.sf(d, np.round(en)))
+        else:
+            p = float(stats.kstwobign.sf(d * np.sqrt(en)))
+        p = min(max(p, 0.0), 1.0)
         return self._result(ref, d, p, d, ref.ks_error_bound)
 
 
