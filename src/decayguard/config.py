@@ -110,6 +110,14 @@ class MonitoringConfig(_Section):
     """Confidence level of performance intervals and decay decisions."""
     min_window_rows: int = Field(default=100, ge=1)
     """Windows with fewer predictions are reported but never decide anything."""
+    review_window_hours: float = Field(default=72.0, gt=0)
+    """Window of predictions whose human reviews estimate performance (reviews accrue slowly)."""
+    labels_window_hours: float = Field(default=168.0, gt=0)
+    """Window of predictions whose retrospective labels give realized performance."""
+    min_reviews: int = Field(default=30, ge=1)
+    """Fewer reviewed predictions than this decide nothing."""
+    min_labels: int = Field(default=50, ge=1)
+    """Fewer labelled predictions than this decide nothing."""
     performance_thresholds: dict[str, float] = Field(default_factory=lambda: {"accuracy": 0.75})
     """Metric name to the value below which (above which for losses) the model has decayed."""
 
@@ -152,6 +160,16 @@ class ServingConfig(_Section):
     """Prediction log rows written to the store per batch."""
     log_flush_seconds: float = Field(default=0.5, gt=0)
     """Longest time a logged prediction waits before its batch is written."""
+    models_dir: str | None = None
+    """MLServer's model repository folder (``None``: ``<state_dir>/models``)."""
+    spool_dir: str | None = None
+    """Write-ahead spool of the prediction log (``None``: ``<state_dir>/spool``); one server
+    per folder."""
+    online_features: bool = True
+    """Let requests carry only the entity key and fetch features from ``feast serve``
+    (needs ``model.entity_key`` and ``features.feature_service``)."""
+    ready_timeout_seconds: float = Field(default=60.0, gt=0)
+    """How long ``decayguard serve`` waits for MLServer to load the models."""
 
 
 class AlertsConfig(_Section):

@@ -1,0 +1,377 @@
+"""One monitor run: three strategies, metric points, decisions, alert signals."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy.engine import Engine
+
+from decayguard.alerts.incidents import Signal
+from decayguard.config import DecayguardConfig
+from decayguard.feedback.estimates import reviewed_performance
+from decayguard.monitoring import (
+    DEFAULT_METHODS,
+    DecayDecision,
+    DriftDecisionRule,
+    MetricEstimate,
+    PerformanceThresholdRule,
+    assess_data_quality,
+    detect_drift,
+    detect_prediction_drift,
+    drift_method,
+    realized_classification_metrics,
+)
+from decayguard.monitoring.results import MetricPoint as Figure
+from decayguard.store import MetricPoint, current_labels, read_window, write_metric_points
+from decayguard.watch.baseline import MonitoringBaseline
+
+PROXY, REVIEW, LABELS = "proxy", "review", "labels"
+STRATEGIES = (PROXY, REVIEW, LABELS)
+
+
+@dataclass(frozen=True)
+class StrategyVerdict:
+    """What one strategy concluded in this run."""
+
+    strategy: str
+    decisions: tuple[DecayDecision, ...]
+    n: int
+    coverage: float | None = None
+    provisional: bool = False
+    note: str = ""
+
+    @property
+    def decayed(self) -> bool:
+        return any(d.decayed for d in self.decisions)
+
+    @property
+    def reason(self) -> str:
+        hits = [d.reason for d in self.decisions if d.decayed]
+        if hits:
+            return "; ".join(hits)
+        return self.note or "; ".join(d.reason for d in self.decisions) or "no decision"
+
+
+@dataclass
+class CheckReport:
+    """Everything one monitor run found for one model."""
+
+    model_name: str
+    model_version: str
+    now: datetime
+    n_predictions: int
+    verdicts: dict[str, StrategyVerdict] = field(default_factory=dict)
+    drifted_features: list[str] = field(default_factory=list)
+    prediction_drift: bool = False
+    quality_issues: list[str] = field(default_factory=list)
+    multivariate_drift: bool = False
+    points: list[MetricPoint] = field(default_factory=list)
+    signals: list[Signal] = field(default_factory=list)
+
+    @property
+    def decayed(self) -> bool:
+        return any(v.decayed for v in self.verdicts.values())
+
+    @property
+    def decay_reason(self) -> str:
+        return " | ".join(f"{s}: {v.reason}" for s, v in self.verdicts.items() if v.decayed)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model_name": self.model_name,
+            "model_version": self.model_version,
+            "now": self.now.isoformat(),
+            "n_predictions": self.n_predictions,
+            "decayed": self.decayed,
+            "decay_reason": self.decay_reason,
+            "drifted_features": self.drifted_features,
+            "prediction_drift": self.prediction_drift,
+            "multivariate_drift": self.multivariate_drift,
+            "quality_issues": self.quality_issues,
+            "verdicts": {
+                s: {"decayed": v.decayed, "reason": v.reason, "n": v.n, "coverage": v.coverage}
+                for s, v in self.verdicts.items()
+            },
+        }
+
+
+class _Points:
+    """Collects store metric points for one window."""
+
+    def __init__(self, report: CheckReport, start: datetime, end: datetime) -> None:
+        self.report, self.start, self.end = report, start, end
+
+    def add(
+        self,
+        strategy: str,
+        figure: Figure,
+        *,
+        n: int | None = None,
+        coverage: float | None = None,
+        provisional: bool = False,
+        start: datetime | None = None,
+    ) -> None:
+        self.report.points.append(
+            MetricPoint(
+                model_name=self.report.model_name,
+                model_version=self.report.model_version,
+                window_start=start or self.start,
+                window_end=self.end,
+                strategy=strategy,
+                metric=figure.name,
+                feature=figure.feature,
+                value=figure.value,
+                lower=figure.lower,
+                upper=figure.upper,
+                n=n,
+                coverage=coverage,
+                provisional=provisional,
+                flagged=figure.flagged,
+                reason=figure.reason or None,
+            )
+        )
+
+
+def _decide(
+    cfg: DecayguardConfig, estimates: dict[str, MetricEstimate]
+) -> tuple[DecayDecision, ...]:
+    return tuple(
+        PerformanceThresholdRule(metric, threshold).decide(estimates[metric])
+        for metric, threshold in cfg.monitoring.performance_thresholds.items()
+        if metric in estimates and np.isfinite(estimates[metric].value)
+    )
+
+
+def _proxy(
+    cfg: DecayguardConfig,
+    baseline: MonitoringBaseline,
+    meta: pd.DataFrame,
+    inputs: pd.DataFrame,
+    report: CheckReport,
+    points: _Points,
+) -> None:
+    mon = cfg.monitoring
+    n = len(meta)
+    rule = DriftDecisionRule(alpha=mon.drift_alpha)
+    methods = [
+        drift_method(m, threshold=mon.drift_effect_size)
+        if m in ("wasserstein", "jensen_shannon")
+        else drift_method(m)
+        for m in DEFAULT_METHODS
+    ]
+    columns = [c for c in baseline.features.features_ if c in inputs.columns]
+    frame = inputs.reindex(columns=list(baseline.features.features_))
+    drift = detect_drift(baseline.features, frame, rule=rule, methods=methods)
+    for figure in drift.to_points():
+        points.add(PROXY, figure, n=n)
+    quality = assess_data_quality(baseline.features, frame, confidence=mon.confidence)
+    for figure in quality.to_points():
+        points.add(PROXY, figure, n=n)
+    preds = detect_prediction_drift(
+        baseline.predictions,
+        meta["prediction"].astype(str).to_numpy(),
+        meta["score"].to_numpy(dtype=np.float64),
+        rule=rule,
+    )
+    for figure in preds.to_points():
+        points.add(PROXY, Figure(f"prediction_{figure.name}", *_rest(figure)), n=n)
+    if baseline.multivariate is not None and columns:
+        multi = baseline.multivariate.detect(frame)
+        report.multivariate_drift = multi.drifted
+        points.add(
+            PROXY,
+            Figure(
+                "multivariate.pca_error", multi.statistic, None, None, multi.drifted, multi.reason
+            ),
+            n=n,
+        )
+    report.drifted_features = drift.drifted_features
+    report.prediction_drift = preds.drifted
+    report.quality_issues = [
+        f"{f.feature}: {issue}" for f in quality.features for issue in f.issues
+    ]
+    decisions: tuple[DecayDecision, ...] = ()
+    if baseline.estimator is not None:
+        estimates = baseline.estimator.estimate(meta["score"].to_numpy(dtype=np.float64))
+        for est in estimates.values():
+            points.add(PROXY, Figure(f"estimated.{est.name}", *_rest(est.to_point())), n=n)
+        decisions = _decide(cfg, estimates)
+    for d in decisions:
+        points.add(PROXY, d.to_point(), n=n)
+    report.verdicts[PROXY] = StrategyVerdict(PROXY, decisions, n)
+
+
+def _rest(figure: Figure) -> tuple[Any, ...]:
+    return (figure.value, figure.lower, figure.upper, figure.flagged, figure.reason, figure.feature)
+
+
+def _review(
+    cfg: DecayguardConfig,
+    engine: Engine,
+    report: CheckReport,
+    start: datetime,
+    end: datetime,
+    points: _Points,
+) -> None:
+    perf = reviewed_performance(
+        engine,
+        report.model_name,
+        start,
+        end,
+        positive_label=cfg.model.positive_class,
+        confidence=cfg.monitoring.confidence,
+    )
+    n = perf.labeled
+    decisions: tuple[DecayDecision, ...] = ()
+    note = ""
+    if n >= cfg.monitoring.min_reviews:
+        decisions = _decide(cfg, perf.metrics)
+    else:
+        note = f"{n} reviews < min_reviews {cfg.monitoring.min_reviews}: no decision"
+    for est in perf.metrics.values():
+        points.add(REVIEW, Figure(f"reviewed.{est.name}", *_rest(est.to_point())), n=n, start=start)
+    for d in decisions:
+        points.add(REVIEW, d.to_point(), n=n, start=start)
+    report.verdicts[REVIEW] = StrategyVerdict(REVIEW, decisions, n, note=note)
+
+
+def _labels(
+    cfg: DecayguardConfig,
+    engine: Engine,
+    report: CheckReport,
+    start: datetime,
+    end: datetime,
+    points: _Points,
+) -> None:
+    window = read_window(engine, report.model_name, start, end)
+    meta = window.meta()
+    labels = current_labels(engine, report.model_name)
+    n_pred = len(meta)
+    joined = meta.merge(
+        labels[["prediction_id", "value"]].dropna(subset=["prediction_id"]),
+        on="prediction_id",
+        how="inner",
+    )
+    n = len(joined)
+    coverage = n / n_pred if n_pred else 0.0
+    provisional = coverage < cfg.feedback.label_maturity
+    decisions: tuple[DecayDecision, ...] = ()
+    note = ""
+    if n >= cfg.monitoring.min_labels:
+        estimates = realized_classification_metrics(
+            joined["value"].astype(str).to_numpy(),
+            joined["prediction"].astype(str).to_numpy(),
+            joined["score"].to_numpy(dtype=np.float64),
+            positive_label=cfg.model.positive_class,
+            confidence=cfg.monitoring.confidence,
+        )
+        for est in estimates.values():
+            points.add(
+                LABELS,
+                Figure(f"realized.{est.name}", *_rest(est.to_point())),
+                n=n,
+                coverage=coverage,
+                provisional=provisional,
+                start=start,
+            )
+        decisions = _decide(cfg, estimates)
+        if provisional:
+            note = f"provisional: {coverage:.0%} of labels in"
+    else:
+        note = f"{n} labels < min_labels {cfg.monitoring.min_labels}: no decision"
+    for d in decisions:
+        points.add(
+            LABELS, d.to_point(), n=n, coverage=coverage, provisional=provisional, start=start
+        )
+    report.verdicts[LABELS] = StrategyVerdict(
+        LABELS, decisions, n, coverage=coverage, provisional=provisional, note=note
+    )
+
+
+def _signals(cfg: DecayguardConfig, report: CheckReport) -> list[Signal]:
+    model = report.model_name
+    signals = []
+    for strategy, verdict in report.verdicts.items():
+        signals.append(
+            Signal(
+                model,
+                f"decay.{strategy}",
+                verdict.decayed,
+                "critical",
+                f"performance decay by {strategy}: {verdict.reason}"
+                if verdict.decayed
+                else f"{strategy}: {verdict.reason}",
+            )
+        )
+    drifted = report.drifted_features
+    signals.append(
+        Signal(
+            model,
+            "feature_drift",
+            bool(drifted),
+            "warning",
+            f"features drifted: {', '.join(drifted)}" if drifted else "no feature drift",
+        )
+    )
+    signals.append(
+        Signal(
+            model,
+            "prediction_drift",
+            report.prediction_drift,
+            "warning",
+            "the prediction distribution shifted"
+            if report.prediction_drift
+            else "predictions stable",
+        )
+    )
+    issues = report.quality_issues
+    signals.append(
+        Signal(
+            model,
+            "data_quality",
+            bool(issues),
+            "warning",
+            "; ".join(issues) if issues else "data quality within reference",
+        )
+    )
+    return signals
+
+
+def run_checks(
+    cfg: DecayguardConfig,
+    engine: Engine,
+    baseline: MonitoringBaseline,
+    now: datetime | None = None,
+    *,
+    write: bool = True,
+) -> CheckReport:
+    """Run every strategy for the window ending at ``now``; write the metric points.
+
+    Proxy signals read the last ``monitoring.window_hours``; the reviewed sample and the
+    retrospective labels read the longer ``review_window_hours`` and ``labels_window_hours``
+    (their evidence accrues slowly). Windows with fewer than ``min_window_rows`` predictions
+    are reported but decide nothing.
+    """
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    mon = cfg.monitoring
+    start = now - timedelta(hours=mon.window_hours)
+    window = read_window(engine, cfg.model.name, start, now)
+    meta = window.meta()
+    report = CheckReport(cfg.model.name, baseline.model_version, now, len(window))
+    points = _Points(report, start, now)
+    if len(window) >= mon.min_window_rows:
+        _proxy(cfg, baseline, meta, window.inputs(), report, points)
+    else:
+        report.verdicts[PROXY] = StrategyVerdict(
+            PROXY, (), len(window), note=f"{len(window)} rows < min_window_rows: no decision"
+        )
+    _review(cfg, engine, report, now - timedelta(hours=mon.review_window_hours), now, points)
+    _labels(cfg, engine, report, now - timedelta(hours=mon.labels_window_hours), now, points)
+    report.signals = _signals(cfg, report)
+    if write:
+        write_metric_points(engine, report.points)
+    return report

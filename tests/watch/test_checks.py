@@ -1,0 +1,142 @@
+"""The monitor run's core on a simulated deployment: quiet before the onsets, alarmed after.
+
+Predictions are written straight into the store here (the end-to-end test sends them through
+the real MLServer endpoint); the statistics, store reads, labels and reviews are all real.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+from sqlalchemy.engine import Engine
+
+from decayguard.alerts import IncidentTracker, RecordingNotifier
+from decayguard.config import DecayguardConfig
+from decayguard.feedback.sampling import ReviewSampler
+from decayguard.sim import LoanScenario, SimulatedReviewer
+from decayguard.sim.training import train_model
+from decayguard.store import LabelRecord, PredictionRecord, ingest_labels, insert_predictions
+from decayguard.store.reviews import ReviewRecord, record_review
+from decayguard.watch import MonitoringBaseline, run_checks
+
+FEATURES = ["income", "debt_ratio", "age", "credit_lines", "utilization", "employment"]
+
+
+@pytest.fixture(scope="module")
+def world() -> dict[str, object]:
+    sim = LoanScenario(seed=3, requests_per_day=400).simulate()
+    history = sim.reference_frame()
+    cut = int(len(history) * 0.7)
+    model = train_model(history.iloc[:cut])
+    holdout = history.iloc[cut:]
+    scores = model.predict_proba(holdout[FEATURES])[:, 1]
+    baseline = MonitoringBaseline.fit(
+        "credit-default",
+        "1",
+        holdout[FEATURES],
+        scores,
+        (scores >= 0.5).astype(int).astype(str),
+        holdout["default"].astype(str),
+        numeric=FEATURES[:-1],
+        categorical=["employment"],
+    )
+    return {"sim": sim, "model": model, "baseline": baseline}
+
+
+def _serve_and_feed(engine: Engine, world: dict[str, object], until: pd.Timestamp) -> None:
+    sim, model = world["sim"], world["model"]
+    live = sim.live_frame()  # type: ignore[attr-defined]
+    live = live[live["event_timestamp"] < until]
+    scores = model.predict_proba(live[FEATURES])[:, 1]  # type: ignore[attr-defined]
+    sampler = ReviewSampler("uncertainty", budget=_budget()).fit(scores)
+    rng = np.random.default_rng(0)
+    records = []
+    for row, score in zip(live.itertuples(index=False), scores, strict=True):
+        pred = "1" if score >= 0.5 else "0"
+        p = sampler.inclusion_probability(float(score), pred)
+        records.append(
+            PredictionRecord(
+                id=row.request_id,
+                ts=row.event_timestamp.to_pydatetime(),
+                model_name="credit-default",
+                model_version="1",
+                arm="champion",
+                inputs={f: getattr(row, f) for f in FEATURES},
+                outputs={"proba_1": float(score)},
+                prediction=pred,
+                score=float(score),
+                inclusion_prob=p,
+                review_sampled=sampler.draw(p, rng),
+                entity_key=str(row.applicant_id),
+            )
+        )
+    for i in range(0, len(records), 1000):
+        insert_predictions(engine, records[i : i + 1000])
+    due = sim.labels_due(sim.scenario.deployment_time, until)  # type: ignore[attr-defined]
+    ingest_labels(
+        engine,
+        [
+            LabelRecord("credit-default", r.value, prediction_id=r.prediction_id)
+            for r in due.itertuples()
+        ],
+    )
+    reviewer = SimulatedReviewer(error_rate=0.03, seed=1)
+    truth = live.set_index("request_id")["default"].astype(str)
+    for rec in records:
+        if rec.review_sampled:
+            answer = reviewer.review(rec.id, truth[rec.id], rec.ts)
+            record_review(
+                engine, ReviewRecord(rec.id, "credit-default", "sim", "labeled", answer.label)
+            )
+
+
+def _budget():  # type: ignore[no-untyped-def]
+    from decayguard.feedback.sampling import ReviewBudget
+
+    return ReviewBudget(share=0.15)
+
+
+def _config() -> DecayguardConfig:
+    cfg = DecayguardConfig()
+    cfg.model.name = "credit-default"
+    cfg.monitoring.review_window_hours = 168
+    cfg.monitoring.performance_thresholds = {"accuracy": 0.8}
+    return cfg
+
+
+def test_quiet_before_the_onsets_and_alarmed_after(
+    store_engine: Engine, world: dict[str, object]
+) -> None:
+    sim = world["sim"]
+    scenario = sim.scenario  # type: ignore[attr-defined]
+    baseline = world["baseline"]
+    cfg = _config()
+    before = pd.Timestamp(scenario.at_day(13.5))
+    _serve_and_feed(store_engine, world, pd.Timestamp(scenario.end))
+    quiet = run_checks(cfg, store_engine, baseline, before.to_pydatetime())  # type: ignore[arg-type]
+    assert quiet.n_predictions > 200
+    assert quiet.drifted_features == []
+    assert not quiet.decayed, quiet.decay_reason
+    late = run_checks(cfg, store_engine, baseline, scenario.end)  # type: ignore[arg-type]
+    assert {"income", "utilization"} & set(late.drifted_features)
+    assert late.verdicts["labels"].decayed, late.verdicts["labels"].reason
+    assert late.verdicts["review"].decayed, late.verdicts["review"].reason
+    assert "upper 95% bound" in late.verdicts["labels"].reason
+    assert late.points, "metric points are written"
+
+    notifier = RecordingNotifier()
+    tracker = IncidentTracker(store_engine, notifier, cooldown=timedelta(hours=6))
+    tracker.process(quiet.signals, now=quiet.now)
+    assert notifier.sent == []
+    tracker.process(late.signals, now=late.now)
+    opened = {n.title for n in notifier.sent}
+    assert any("decay.labels" in t for t in opened)
+    assert any("feature_drift" in t for t in opened)
+    count = len(notifier.sent)
+    tracker.process(late.signals, now=late.now + timedelta(hours=1))  # within the cooldown
+    assert len(notifier.sent) == count, "one incident, one alert"
+    tracker.process(quiet.signals, now=late.now + timedelta(hours=2))
+    assert any(n.kind == "resolved" for n in notifier.sent[count:])
