@@ -28,7 +28,8 @@ class GridLocator:
 
     def __init__(self, grid: NDArray[np.float64]) -> None:
         self.grid = np.asarray(grid, dtype=np.float64)
-        self._padded = np.append(self.grid, np.inf)
+        self._padded = np.append(self.grid, np.inf)  # the walk never passes the end
+        self._equal = np.append(self.grid, np.nan)  # nothing equals the end
         size = len(self.grid)
         self.n_keys = 2 * size + 1
         span = float(self.grid[-1] - self.grid[0]) if size else 0.0
@@ -57,7 +58,7 @@ class GridLocator:
             for _ in range(self._walk):
                 below += self._padded[below] < values
         key = 2 * below
-        key += self._padded[below] == values
+        key += self._equal[below] == values
         return key
 
     def counts(self, values: NDArray[np.float64]) -> NDArray[np.int64]:

@@ -61,22 +61,31 @@ def ratio_interval(
     denominator: ArrayLike,
     weights: ArrayLike | None = None,
     confidence: float = 0.95,
-) -> tuple[float, float, float]:
+) -> tuple[Floats, Floats, Floats]:
     """Hájek ratio ``Σ w y / Σ w d`` with a linearised normal interval: (value, lower, upper).
 
-    With ``d = 1`` this is the (weighted) mean; with unit weights the variance is ``s² / n``.
+    Works along the last axis, so 2-D inputs give one estimate per row (a simulation in one
+    call). Rows with zero weight are not in the sample. With ``d = 1`` this is the (weighted)
+    mean; with unit weights its variance is ``s² / n``.
+
+    >>> value, lower, upper = ratio_interval([1.0, 2.0, 3.0, 4.0], 1.0)
+    >>> float(value), round(float(lower), 3), round(float(upper), 3)
+    (2.5, 1.235, 3.765)
     """
     y = np.asarray(numerator, dtype=np.float64)
-    d = np.asarray(denominator, dtype=np.float64) * np.ones_like(y)
-    w = np.ones_like(y) if weights is None else np.asarray(weights, dtype=np.float64)
-    total = float(np.dot(w, d))
-    n = int(np.count_nonzero(w * d)) if weights is not None else int(np.count_nonzero(d))
-    if total <= 0 or n == 0:
-        return float("nan"), float("nan"), float("nan")
-    ratio = float(np.dot(w, y)) / total
-    residual = w * (y - ratio * d)
-    size = y.size
-    variance = float(np.dot(residual, residual)) / total**2 * (size / max(size - 1, 1))
+    d = np.broadcast_to(np.asarray(denominator, dtype=np.float64), y.shape)
+    w = (
+        np.ones_like(y)
+        if weights is None
+        else np.broadcast_to(np.asarray(weights, dtype=np.float64), y.shape)
+    )
+    total = np.sum(w * d, axis=-1)
+    n = np.count_nonzero(w, axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = np.sum(w * y, axis=-1) / total
+        residual = w * (y - ratio[..., None] * d)
+        variance = np.sum(residual**2, axis=-1) / total**2 * (n / np.maximum(n - 1, 1))
+    ratio = np.where(total > 0, ratio, np.nan)
     half = z_value(confidence) * np.sqrt(variance)
     return ratio, ratio - half, ratio + half
 
@@ -85,10 +94,9 @@ def hajek_mean(
     values: ArrayLike, inclusion_probabilities: ArrayLike, confidence: float = 0.95
 ) -> tuple[float, float, float]:
     """Hájek estimate of a population mean from a sample with known inclusion probabilities."""
-    y = np.asarray(values, dtype=np.float64)
-    return ratio_interval(
-        y, np.ones_like(y), 1.0 / np.asarray(inclusion_probabilities, dtype=np.float64), confidence
-    )
+    weights = 1.0 / np.asarray(inclusion_probabilities, dtype=np.float64)
+    value, lower, upper = ratio_interval(values, 1.0, weights, confidence)
+    return float(value), float(lower), float(upper)
 
 
 def horvitz_thompson_mean(

@@ -47,7 +47,7 @@ def _weights(weights: ArrayLike | None, n: int) -> NDArray[np.float64] | None:
 def _ratio(
     name: str, y: ArrayLike, d: ArrayLike, w: NDArray[np.float64] | None, n: int, conf: float
 ) -> MetricEstimate:
-    value, lower, upper = ratio_interval(y, d, w, conf)
+    value, lower, upper = (float(v) for v in ratio_interval(y, d, w, conf))
     method = "normal" if w is None else "hajek"
     return MetricEstimate(name, value, lower, upper, n, method, conf, w is not None)
 
