@@ -1,0 +1,283 @@
+"""One prediction, transport-agnostic: validate, look up features, route, score, log.
+
+The MLServer runtime (:mod:`decayguard.serving.runtime`) is a thin adapter over
+:class:`PredictionService`; so could a gRPC or batch adapter be.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from decayguard.config import FeatureSpec
+from decayguard.errors import InputValidationError, ServiceError, StoreError
+from decayguard.feedback.sampling import (
+    STRATEGIES,
+    ReviewBudget,
+    ReviewSampler,
+    SamplingStrategy,
+    UncertaintyWeighted,
+)
+from decayguard.registry.export import ExportedModel, load_model
+from decayguard.serving.features import FeastOnlineClient
+from decayguard.serving.logger import PredictionLogger, shared_logger
+from decayguard.serving.routing import CHALLENGER, CHAMPION, SHADOW, RoutingPolicy, routing_policy
+from decayguard.serving.settings import ReviewSpec, RuntimeSettings
+from decayguard.serving.validation import InputValidator, TensorInput, ValidatedInputs
+from decayguard.store.predictions import PredictionRecord
+
+log = logging.getLogger("decayguard.serving")
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,48}$")
+"""Request ids become prediction ids (at most 64 characters in the store, with room for
+a row suffix): letters, digits and ``._:-``, at most 48 characters."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the answering arm said about one request."""
+
+    arm: str
+    model_version: str
+    task: str
+    classes: list[str]
+    prediction_ids: list[str]
+    labels: list[str | None]
+    scores: list[float | None]
+    probabilities: np.ndarray | None
+
+
+def build_sampler(spec: ReviewSpec | None, exported: ExportedModel) -> ReviewSampler | None:
+    """The review sampler of one arm, fitted on its manifest's reference scores."""
+    if spec is None or spec.share <= 0:
+        return None
+    strategy: SamplingStrategy
+    if spec.strategy == UncertaintyWeighted.name:
+        strategy = UncertaintyWeighted(
+            threshold=spec.decision_threshold, floor=spec.uncertainty_floor
+        )
+    else:
+        strategy = STRATEGIES[spec.strategy]()
+    sampler = ReviewSampler(strategy, ReviewBudget(share=spec.share))
+    m = exported.manifest
+    if m.reference_scores:
+        classes = (
+            m.reference_classes if len(m.reference_classes) == len(m.reference_scores) else None
+        )
+        sampler.fit(m.reference_scores, classes)
+    return sampler
+
+
+def build_frame(features: Sequence[FeatureSpec], columns: dict[str, list[Any]]) -> pd.DataFrame:
+    """The model's input frame: columns in schema order, with the schema's dtypes."""
+    data: dict[str, Any] = {}
+    for spec in features:
+        values = columns[spec.name]
+        if spec.dtype == "float" or (spec.dtype == "int" and None in values):
+            data[spec.name] = np.array(values, dtype=np.float64)
+        elif spec.dtype == "int":
+            data[spec.name] = np.array(values, dtype=np.int64)
+        elif spec.dtype == "bool" and None not in values:
+            data[spec.name] = np.array(values, dtype=bool)
+        else:
+            data[spec.name] = np.array(values, dtype=object)
+    return pd.DataFrame(data)
+
+
+class PredictionService:
+    """Serves one model name: its champion, an optional challenger, and the log."""
+
+    def __init__(
+        self,
+        model_name: str,
+        settings: RuntimeSettings,
+        champion: ExportedModel,
+        challenger: ExportedModel | None,
+        logger: PredictionLogger,
+        feast: FeastOnlineClient | None = None,
+    ) -> None:
+        self.model_name = model_name
+        self.settings = settings
+        self.champion = champion
+        self.challenger = challenger
+        self.logger = logger
+        self.feast = feast
+        self.policy: RoutingPolicy = routing_policy(settings.mode, settings.canary_share)
+        self.validator = InputValidator(champion.manifest.features, settings.entity_key)
+        self._samplers = {
+            CHAMPION: build_sampler(settings.review, champion),
+            CHALLENGER: build_sampler(settings.review, challenger) if challenger else None,
+        }
+        self._rng = np.random.default_rng()
+        if challenger is not None:
+            ours = champion.manifest.feature_names
+            theirs = challenger.manifest.feature_names
+            if sorted(ours) != sorted(theirs):
+                raise ServiceError(
+                    f"the challenger expects inputs {theirs}, the champion {ours}: "
+                    "both must read the same features"
+                )
+
+    @classmethod
+    def from_settings(
+        cls, model_name: str, settings: RuntimeSettings, base_dir: Path
+    ) -> PredictionService:
+        """Verify and load the pinned artifacts, attach the process-wide logger."""
+
+        def load(pin: Any) -> ExportedModel:
+            return load_model(
+                settings.resolve(pin.path, base_dir),
+                sha256=pin.sha256,
+                trusted_types=pin.trusted_types,
+            )
+
+        champion = load(settings.champion)
+        challenger = load(settings.challenger) if settings.challenger else None
+        logger = shared_logger(
+            settings.resolve(settings.spool_dir, base_dir),
+            settings.store_url,
+            batch_size=settings.log_batch_size,
+            flush_seconds=settings.log_flush_seconds,
+        )
+        feast = None
+        if settings.feast is not None:
+            feast = FeastOnlineClient(
+                settings.feast.url,
+                feature_service=settings.feast.feature_service,
+                feature_refs=settings.feast.feature_refs,
+                timeout=settings.feast.timeout_seconds,
+            )
+        return cls(model_name, settings, champion, challenger, logger, feast)
+
+    async def predict(self, request_id: str, inputs: Sequence[TensorInput]) -> Answer:
+        """Answer one request; raises InputValidationError (4xx) or ServiceError (503)."""
+        if not _REQUEST_ID.match(request_id):
+            raise InputValidationError(
+                "id", "request ids must be 1-48 characters of letters, digits and ._:-"
+            )
+        validated = self.validator.validate(inputs)
+        if validated.missing:
+            await self._fetch_features(validated)
+        keys = validated.entity_keys
+        route = self.policy.route(str(keys[0]) if keys else request_id)
+        arm = self.challenger if route.answer == CHALLENGER and self.challenger else self.champion
+        frame = build_frame(arm.manifest.features, validated.columns)
+        scores = _score(arm, frame)
+        labels, score_values = arm.score_columns(scores)
+        n = validated.n_rows
+        ids = [request_id] if n == 1 else [f"{request_id}.{i}" for i in range(n)]
+        now = datetime.now(UTC)
+        sampler = self._samplers[route.answer]
+        records = self._records(
+            route.answer, arm, ids, now, validated, scores, labels, score_values, sampler
+        )
+        if route.shadow and self.challenger is not None:
+            records.extend(self._shadow_records(ids, now, validated))
+        try:
+            self.logger.log(records)
+        except StoreError as exc:
+            raise ServiceError(f"prediction not served: {exc}") from exc
+        m = arm.manifest
+        return Answer(
+            arm=route.answer,
+            model_version=m.model_version,
+            task=m.task,
+            classes=m.classes,
+            prediction_ids=ids,
+            labels=labels,
+            scores=score_values,
+            probabilities=scores if m.task == "multiclass" else None,
+        )
+
+    async def _fetch_features(self, validated: ValidatedInputs) -> None:
+        if self.feast is None or validated.entity_keys is None:
+            raise InputValidationError(
+                validated.missing[0],
+                "missing from the request (no online feature lookup is set up)",
+            )
+        assert self.settings.entity_key is not None
+        fetched = await self.feast.fetch(self.settings.entity_key, validated.entity_keys)
+        self.validator.check_fetched(validated, fetched)
+
+    def _records(
+        self,
+        arm_name: str,
+        arm: ExportedModel,
+        ids: list[str],
+        now: datetime,
+        validated: ValidatedInputs,
+        scores: np.ndarray,
+        labels: list[str | None],
+        score_values: list[float | None],
+        sampler: ReviewSampler | None,
+    ) -> list[PredictionRecord]:
+        version = arm.manifest.model_version
+        outputs = _outputs(arm, scores)
+        keys = validated.entity_keys
+        records = []
+        for i, pid in enumerate(ids):
+            p = sampler.inclusion_probability(score_values[i], labels[i]) if sampler else 0.0
+            records.append(
+                PredictionRecord(
+                    id=pid,
+                    ts=now,
+                    model_name=self.model_name,
+                    model_version=version,
+                    arm=arm_name,
+                    inputs={name: col[i] for name, col in validated.columns.items()},
+                    outputs=outputs[i],
+                    prediction=labels[i],
+                    score=score_values[i],
+                    inclusion_prob=p,
+                    review_sampled=ReviewSampler.draw(p, self._rng) if sampler else False,
+                    entity_key=None if keys is None else str(keys[i]),
+                )
+            )
+        return records
+
+    def _shadow_records(
+        self, ids: list[str], now: datetime, validated: ValidatedInputs
+    ) -> list[PredictionRecord]:
+        """The challenger's silent opinion; a failure here never fails the request."""
+        assert self.challenger is not None
+        try:
+            frame = build_frame(self.challenger.manifest.features, validated.columns)
+            scores = _score(self.challenger, frame)
+            labels, values = self.challenger.score_columns(scores)
+        except InputValidationError as exc:
+            log.warning("shadow model could not score request %s: %s", ids[0], exc)
+            return []
+        # Shadow predictions are never shown to anyone, so never sent to review (p = 0).
+        shadow_ids = [f"{i}:shadow" for i in ids]
+        return self._records(
+            SHADOW, self.challenger, shadow_ids, now, validated, scores, labels, values, None
+        )
+
+    async def aclose(self) -> None:
+        if self.feast is not None:
+            await self.feast.aclose()
+
+
+def _score(arm: ExportedModel, frame: pd.DataFrame) -> np.ndarray:
+    try:
+        return arm.model.predict_scores(frame)
+    except (ValueError, TypeError, KeyError, IndexError) as exc:
+        # The request passed schema validation, so what is left is input the model
+        # itself refuses (say, a category it never saw): a client error, not a 500.
+        raise InputValidationError("inputs", f"the model could not score them: {exc}") from exc
+
+
+def _outputs(arm: ExportedModel, scores: np.ndarray) -> list[dict[str, Any]]:
+    m = arm.manifest
+    if m.task == "regression":
+        return [{"value": float(v)} for v in scores]
+    names = [f"proba_{c}" for c in m.classes]
+    return [dict(zip(names, map(float, row), strict=True)) for row in scores.tolist()]
