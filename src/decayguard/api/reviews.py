@@ -1,0 +1,157 @@
+"""``/api/v1/reviews``: the human-review queue, its progress, and recording verdicts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from decayguard.api.auth import ReadAccess, WriteAccess
+from decayguard.api.deps import QueueDep
+from decayguard.feedback.review import ReviewItem, ReviewQueue
+from decayguard.store import review_history
+
+router = APIRouter(prefix="/api/v1/reviews", tags=["reviews"])
+
+
+class ProgressOut(BaseModel):
+    """How far the review queue has got."""
+
+    sampled: int
+    labeled: int
+    skipped: int
+    reviewed: int
+    pending: int
+
+
+class ReviewItemOut(BaseModel):
+    """A prediction waiting for review: its inputs and the model's answer."""
+
+    prediction_id: str
+    ts: str
+    model_name: str
+    model_version: str
+    prediction: str | None
+    score: float | None
+    inclusion_prob: float | None
+    inputs: dict[str, Any]
+    outputs: dict[str, Any]
+
+
+class QueueOut(BaseModel):
+    items: list[ReviewItemOut]
+    progress: ProgressOut
+    label_values: list[str]
+
+
+class ReviewIn(BaseModel):
+    """A reviewer's verdict: the true label, or a skip."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    prediction_id: str = Field(min_length=1, max_length=64)
+    reviewer: str = Field(min_length=1, max_length=200)
+    """Who reviewed (kept with the review)."""
+    status: Literal["labeled", "skipped"]
+    value: str | None = Field(default=None, max_length=200)
+    """The true label; required when labeled, absent when skipped."""
+
+
+class ReviewOut(BaseModel):
+    id: int
+    prediction_id: str
+    status: str
+    value: str | None
+    progress: ProgressOut
+
+
+class ReviewVersionOut(BaseModel):
+    id: int
+    reviewer: str
+    status: str
+    value: str | None
+    created_at: datetime
+
+
+def _progress(queue: ReviewQueue) -> dict[str, int]:
+    p = queue.progress()
+    return {
+        "sampled": p.sampled,
+        "labeled": p.labeled,
+        "skipped": p.skipped,
+        "reviewed": p.reviewed,
+        "pending": p.pending,
+    }
+
+
+def _item(item: ReviewItem) -> dict[str, Any]:
+    return {
+        "prediction_id": item.prediction_id,
+        "ts": item.ts,
+        "model_name": item.model_name,
+        "model_version": item.model_version,
+        "prediction": item.prediction,
+        "score": item.score,
+        "inclusion_prob": item.inclusion_prob,
+        "inputs": item.inputs,
+        "outputs": item.outputs,
+    }
+
+
+@router.get("/queue", dependencies=[ReadAccess], response_model=QueueOut)
+def get_queue(
+    queue: QueueDep,
+    limit: Annotated[int, Query(ge=1, le=200, description="How many items.")] = 1,
+    exclude: Annotated[
+        list[str] | None, Query(max_length=200, description="Prediction ids to leave out.")
+    ] = None,
+) -> dict[str, Any]:
+    """The oldest predictions waiting for review, the queue's progress, and the label
+    values a reviewer chooses from."""
+    items = queue.next(limit=limit, exclude=tuple(exclude or ()))
+    return {
+        "items": [_item(i) for i in items],
+        "progress": _progress(queue),
+        "label_values": queue.label_values,
+    }
+
+
+@router.get("/progress", dependencies=[ReadAccess], response_model=ProgressOut)
+def get_progress(queue: QueueDep) -> dict[str, int]:
+    """Counts of sampled, labeled, skipped and pending predictions."""
+    return _progress(queue)
+
+
+@router.post(
+    "",
+    dependencies=[WriteAccess],
+    response_model=ReviewOut,
+    status_code=status.HTTP_201_CREATED,
+)
+def post_review(review: ReviewIn, queue: QueueDep) -> dict[str, Any]:
+    """Record a verdict on a sampled prediction. Reviewing one again later supersedes the
+    earlier verdict (the history is kept). Unknown ids get 404; predictions that were not
+    sampled for review, or labels outside the configured values, get 422."""
+    review_id = queue.record(
+        review.prediction_id, reviewer=review.reviewer, status=review.status, value=review.value
+    )
+    return {
+        "id": review_id,
+        "prediction_id": review.prediction_id,
+        "status": review.status,
+        "value": review.value.strip() if review.value else None,
+        "progress": _progress(queue),
+    }
+
+
+@router.get("/{prediction_id}", dependencies=[ReadAccess], response_model=list[ReviewVersionOut])
+def get_reviews(prediction_id: str, queue: QueueDep) -> list[dict[str, Any]]:
+    """Every review of one prediction, oldest first (404 for an unknown id)."""
+    queue.item(prediction_id)
+    history = review_history(queue.engine, prediction_id)
+    return [
+        {str(k): (None if v is None or v != v else v) for k, v in row.items()}
+        for row in history.astype(object).to_dict(orient="records")
+    ]
