@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from decayguard.cli import project, store
+from decayguard.cli import api, labels, project, store
 
 app = typer.Typer(
     name="decayguard",
@@ -20,6 +20,8 @@ app = typer.Typer(
 app.command("version")(project.version)
 app.command("init")(project.init)
 app.add_typer(store.app, name="store")
+app.add_typer(labels.app, name="labels")
+app.command("api")(api.serve)
 
 
 def main() -> None:
