@@ -190,6 +190,23 @@ class ApiConfig(_Section):
     """Require the token for read endpoints too."""
 
 
+class OrchestrationConfig(_Section):
+    prefect_host: str = "127.0.0.1"
+    """Interface of the local Prefect server started by ``decayguard up``."""
+    prefect_port: int = Field(default=4200, ge=1, le=65535)
+    """Port of the local Prefect server started by ``decayguard up``."""
+    prefect_api_url: str | None = None
+    """Use this Prefect API instead of starting a local server (for example a shared one)."""
+    poll_seconds: float = Field(default=1.0, gt=0)
+    """How often the flow runner polls for scheduled or triggered runs."""
+    schedule_monitor: bool = True
+    """Run the monitor flow every ``monitoring.interval_minutes`` (off: runs only on demand)."""
+
+    @property
+    def api_url(self) -> str:
+        return self.prefect_api_url or f"http://{self.prefect_host}:{self.prefect_port}/api"
+
+
 class DecayguardConfig(BaseSettings):
     """The whole project configuration."""
 
@@ -216,6 +233,8 @@ class DecayguardConfig(BaseSettings):
     """Notifications."""
     api: ApiConfig = Field(default_factory=ApiConfig)
     """The control API."""
+    orchestration: OrchestrationConfig = Field(default_factory=OrchestrationConfig)
+    """Prefect: the server, the flow runner and their schedules."""
 
     root: Path = Field(default=Path("."), exclude=True)
     """Folder of the project (where decayguard.yaml lives); set by :func:`load_config`."""

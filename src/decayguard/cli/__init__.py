@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from decayguard.cli import api, labels, project, store
+from decayguard.cli import api, labels, orchestration, project, store
 
 app = typer.Typer(
     name="decayguard",
@@ -22,6 +22,9 @@ app.command("init")(project.init)
 app.add_typer(store.app, name="store")
 app.add_typer(labels.app, name="labels")
 app.command("api")(api.serve)
+app.command("up")(orchestration.up)
+app.command("down")(orchestration.down)
+app.command("monitor")(orchestration.monitor)
 
 
 def main() -> None:

@@ -1,6 +1,7 @@
 """The decayguard store: predictions, labels, reviews, metric points, alerts, deployments
 and the audit log, on SQLite (WAL) or PostgreSQL, migrated by Alembic."""
 
+from decayguard.store.deployments import active_version, record_deployment
 from decayguard.store.engine import create_store_engine
 from decayguard.store.events import (
     MetricPoint,
@@ -45,6 +46,7 @@ __all__ = [
     "PredictionWindow",
     "ReviewProgress",
     "ReviewRecord",
+    "active_version",
     "audit",
     "count_predictions",
     "create_store_engine",
@@ -60,6 +62,7 @@ __all__ = [
     "read_audit",
     "read_metric_points",
     "read_window",
+    "record_deployment",
     "record_review",
     "review_history",
     "review_progress",

@@ -1,0 +1,141 @@
+"""The local Prefect stack of a project: ``decayguard up`` starts it, ``decayguard down`` stops it.
+
+A Prefect server on SQLite (analytics off) with its home in the project's state folder, and
+a flow runner serving the project's deployments. Shutdown order matters (DESIGN.md): the
+runner first, then the server; otherwise the runner retries against a dead API for minutes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from decayguard.config import DecayguardConfig
+from decayguard.errors import ServiceError
+from decayguard.processes import BackgroundProcess, PidFile, pid_alive, stop_group
+
+SERVER, RUNNER = "prefect-server", "flow-runner"
+
+
+def prefect_env(cfg: DecayguardConfig) -> dict[str, str]:
+    """Environment of every process that talks to the project's Prefect server."""
+    home = cfg.path(cfg.project.state_dir).resolve() / "prefect"
+    return {
+        "PREFECT_HOME": str(home),
+        "PREFECT_API_URL": cfg.orchestration.api_url,
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "DO_NOT_TRACK": "1",
+        "PREFECT_RUNNER_POLL_FREQUENCY": str(max(1, round(cfg.orchestration.poll_seconds))),
+        # Fail fast instead of retrying for minutes when the server is gone.
+        "PREFECT_CLIENT_MAX_RETRIES": "0",
+        "PREFECT_UI_ENABLED": "false",
+        "PREFECT_LOGGING_LEVEL": "WARNING",
+    }
+
+
+@dataclass
+class PrefectStack:
+    cfg: DecayguardConfig
+    processes: dict[str, BackgroundProcess] = field(default_factory=dict)
+
+    @property
+    def state(self) -> Path:
+        return self.cfg.path(self.cfg.project.state_dir).resolve()
+
+    @property
+    def pid_file(self) -> PidFile:
+        return PidFile(self.state / "up.json")
+
+    def running(self) -> dict[str, int]:
+        return {k: v for k, v in self.pid_file.read().items() if pid_alive(v)}
+
+    def up(self, timeout: float = 120.0) -> PrefectStack:
+        """Start the server (unless an external API is configured) and the flow runner."""
+        if self.running():
+            raise ServiceError(
+                f"the stack of {self.cfg.root} is already up (pids {self.running()}); "
+                "run `decayguard down` first"
+            )
+        env = prefect_env(self.cfg)
+        logs = self.state / "logs"
+        orch = self.cfg.orchestration
+        try:
+            if orch.prefect_api_url is None:
+                server = BackgroundProcess(
+                    SERVER,
+                    [
+                        sys.executable,
+                        "-m",
+                        "prefect",
+                        "server",
+                        "start",
+                        "--host",
+                        orch.prefect_host,
+                        "--port",
+                        str(orch.prefect_port),
+                    ],
+                    logs / "prefect-server.log",
+                    env,
+                    self.cfg.root,
+                ).start()
+                self.processes[SERVER] = server
+                self._save()
+                server.wait_http(f"{orch.api_url}/health", timeout)
+            runner = BackgroundProcess(
+                RUNNER,
+                [sys.executable, "-m", "decayguard.flows.serve", str(self.cfg.root)],
+                logs / "flow-runner.log",
+                env,
+                self.cfg.root,
+            ).start()
+            self.processes[RUNNER] = runner
+            self._save()
+            self._wait_deployment(timeout)
+        except BaseException:
+            self.down()
+            raise
+        return self
+
+    def _save(self) -> None:
+        self.pid_file.write({k: p.pid for k, p in self.processes.items() if p.pid})
+
+    def _wait_deployment(self, timeout: float) -> None:
+        """Wait until the runner has registered the monitor deployment."""
+        import time
+
+        import httpx
+
+        deadline = time.monotonic() + timeout
+        url = f"{self.cfg.orchestration.api_url}/deployments/name/decayguard-monitor/monitor"
+        runner = self.processes[RUNNER]
+        while time.monotonic() < deadline:
+            if runner.pid is None or not pid_alive(runner.pid):
+                raise ServiceError(f"the flow runner exited:\n{runner.log_tail()}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(url, timeout=2.0).status_code == 200:
+                    return
+            time.sleep(0.5)
+        raise ServiceError(f"the monitor deployment did not appear within {timeout:.0f} s")
+
+    def down(self, timeout: float = 15.0) -> list[str]:
+        """Stop the runner, then the server; returns the names stopped."""
+        pids = {**self.pid_file.read(), **{k: p.pid for k, p in self.processes.items() if p.pid}}
+        stopped = []
+        for name in (RUNNER, SERVER):
+            pid = pids.get(name)
+            if pid is not None and pid_alive(pid):
+                stop_group(pid, timeout)
+                stopped.append(name)
+        self.processes.clear()
+        self.pid_file.clear()
+        return stopped
+
+
+def apply_prefect_env(cfg: DecayguardConfig) -> None:
+    """Point this process's Prefect client at the project's server."""
+    for key, value in prefect_env(cfg).items():
+        if key != "PREFECT_LOGGING_LEVEL":
+            os.environ[key] = value

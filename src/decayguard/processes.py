@@ -1,0 +1,154 @@
+"""Background processes of the control plane (Prefect server, flow runner, control API).
+
+Each runs in its own session, so its pid is its process group and stopping it stops its
+children too; a JSON pid file under the project's state folder lets a later command
+(``decayguard down``) find and stop what ``decayguard up`` started.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from decayguard.errors import ServiceError
+
+QUIET_ENV = {
+    "DO_NOT_TRACK": "1",
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "FEAST_USAGE": "False",
+}
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def stop_group(pid: int, timeout: float = 15.0) -> None:
+    """SIGTERM the process group ``pid``, wait up to ``timeout`` s, then SIGKILL it."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(ChildProcessError):
+            done, _ = os.waitpid(pid, os.WNOHANG)
+            if done:
+                return
+        if not pid_alive(pid):
+            return
+        time.sleep(0.1)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, 0)
+
+
+@dataclass
+class BackgroundProcess:
+    """A named command started in its own session, logging to a file."""
+
+    name: str
+    command: Sequence[str]
+    log_path: Path
+    env: Mapping[str, str]
+    cwd: Path
+    pid: int | None = None
+
+    def start(self) -> BackgroundProcess:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log:
+            try:
+                proc = subprocess.Popen(
+                    list(self.command),
+                    cwd=self.cwd,
+                    env={**os.environ, **QUIET_ENV, **self.env},
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    start_new_session=True,
+                )
+            except OSError as exc:
+                raise ServiceError(f"cannot start {self.name}: {exc}") from exc
+        self.pid = proc.pid
+        return self
+
+    def log_tail(self, lines: int = 30) -> str:
+        if not self.log_path.exists():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def wait_http(self, url: str, timeout: float = 90.0) -> None:
+        """Block until ``url`` answers 200; :class:`ServiceError` if the process dies first."""
+        deadline = time.monotonic() + timeout
+        with httpx.Client(timeout=2.0) as client:
+            while time.monotonic() < deadline:
+                if self.pid is None or not pid_alive(self.pid) or _reaped(self.pid):
+                    raise ServiceError(f"{self.name} exited during start-up:\n{self.log_tail()}")
+                with contextlib.suppress(httpx.HTTPError):
+                    if client.get(url).status_code == 200:
+                        return
+                time.sleep(0.25)
+        raise ServiceError(f"{self.name} not ready at {url} after {timeout:.0f} s")
+
+    def stop(self, timeout: float = 15.0) -> None:
+        if self.pid is not None:
+            stop_group(self.pid, timeout)
+            self.pid = None
+
+
+def _reaped(pid: int) -> bool:
+    try:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return False
+    return bool(done)
+
+
+def python_command(module: str, *args: str) -> list[str]:
+    """Run a module of decayguard with this interpreter (the control environment)."""
+    return [sys.executable, "-m", module, *args]
+
+
+class PidFile:
+    """``{name: pid}`` of the processes one command started, in the project's state folder."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def read(self) -> dict[str, int]:
+        try:
+            data = json.loads(self.path.read_text())
+        except (FileNotFoundError, ValueError):
+            return {}
+        return {str(k): int(v) for k, v in data.items()}
+
+    def write(self, pids: Mapping[str, int]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.write_text(json.dumps(dict(pids)))
+
+    def clear(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()

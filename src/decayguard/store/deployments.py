@@ -1,0 +1,73 @@
+"""Which model version serves in which role: the deployments table."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from decayguard.store.events import audit
+from decayguard.store.schema import deployments
+
+
+def record_deployment(
+    engine: Engine,
+    model_name: str,
+    model_version: str,
+    *,
+    role: str = "champion",
+    mode: str = "champion",
+    traffic_share: float | None = None,
+    artifact_uri: str | None = None,
+    artifact_sha256: str | None = None,
+    actor: str = "decayguard",
+) -> int:
+    """Make ``model_version`` the active one in ``role``; the previous one is ended."""
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        conn.execute(
+            deployments.update()
+            .where(
+                deployments.c.model_name == model_name,
+                deployments.c.role == role,
+                deployments.c.status == "active",
+            )
+            .values(status="ended", ended_at=now)
+        )
+        new_id = conn.execute(
+            deployments.insert().returning(deployments.c.id),
+            {
+                "model_name": model_name,
+                "model_version": model_version,
+                "role": role,
+                "mode": mode,
+                "traffic_share": traffic_share,
+                "artifact_uri": artifact_uri,
+                "artifact_sha256": artifact_sha256,
+                "status": "active",
+                "created_at": now,
+            },
+        ).scalar_one()
+    audit(
+        engine,
+        "deployment.activated",
+        actor=actor,
+        model_name=model_name,
+        details={"version": model_version, "role": role, "mode": mode, "sha256": artifact_sha256},
+    )
+    return int(new_id)
+
+
+def active_version(engine: Engine, model_name: str, role: str = "champion") -> str | None:
+    """The model version active in ``role``, or ``None``."""
+    with engine.connect() as conn:
+        return conn.execute(
+            sa.select(deployments.c.model_version)
+            .where(
+                deployments.c.model_name == model_name,
+                deployments.c.role == role,
+                deployments.c.status == "active",
+            )
+            .order_by(deployments.c.id.desc())
+        ).scalar()

@@ -1,0 +1,49 @@
+"""``monitor_once``: what one monitor run does, whoever runs it (Prefect, the CLI, a test)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from decayguard.alerts.incidents import AlertOutcome, IncidentTracker
+from decayguard.alerts.notify import AppriseNotifier, Notifier
+from decayguard.config import DecayguardConfig
+from decayguard.errors import ConfigError
+from decayguard.store import active_version, create_store_engine, ensure_schema
+from decayguard.watch.baseline import load_baseline
+from decayguard.watch.checks import CheckReport, run_checks
+
+
+@dataclass
+class MonitorOutcome:
+    report: CheckReport
+    alerts: list[AlertOutcome]
+
+
+def monitor_once(
+    cfg: DecayguardConfig,
+    now: datetime | None = None,
+    *,
+    notifier: Notifier | None = None,
+) -> MonitorOutcome:
+    """Check the active champion over the window ending ``now``; raise and resolve alerts."""
+    engine = create_store_engine(cfg.resolved_store_url)
+    try:
+        ensure_schema(engine)
+        version = active_version(engine, cfg.model.name)
+        if version is None:
+            raise ConfigError(
+                f"{cfg.root / 'decayguard.yaml'}: model.name: no active champion deployment of "
+                f"{cfg.model.name!r} in the store; deploy one first"
+            )
+        baseline = load_baseline(cfg.path(cfg.project.state_dir), cfg.model.name, version)
+        report = run_checks(cfg, engine, baseline, now)
+        tracker = IncidentTracker(
+            engine,
+            notifier or AppriseNotifier(cfg.alerts.apprise_urls),
+            cooldown=timedelta(minutes=cfg.alerts.cooldown_minutes),
+        )
+        outcomes = tracker.process(report.signals, now=report.now)
+        return MonitorOutcome(report, outcomes)
+    finally:
+        engine.dispose()
