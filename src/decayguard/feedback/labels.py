@@ -13,6 +13,7 @@ an entity for which no prediction exists yet at that time (stored, joined later)
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -112,14 +113,26 @@ def _is_missing(value: Any) -> bool:
 
 
 def _text(value: Any) -> str:
-    """A label or key as text: ``1``, ``1.0`` and ``"1"`` are the same class."""
+    """An id as text, unchanged apart from surrounding blanks."""
+    if hasattr(value, "item") and not isinstance(value, str):  # numpy scalars
+        return _text(value.item())
+    return str(value).strip()
+
+
+_INTEGRAL_FLOAT = re.compile(r"-?\d+\.0+")
+
+
+def _value_text(value: Any) -> str:
+    """A label or entity key as text: ``1``, ``1.0``, ``"1.0"`` and ``"1"`` are the same
+    (integers that went through a float column, as CSV exports often do)."""
     if isinstance(value, bool):
         return str(int(value))
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
-    if hasattr(value, "item") and not isinstance(value, str):  # numpy scalars
-        return _text(value.item())
-    return str(value).strip()
+    text = _text(value)
+    if _INTEGRAL_FLOAT.fullmatch(text):
+        return text.split(".", 1)[0]
+    return text
 
 
 def _timestamp(value: Any, where: str) -> datetime:
@@ -140,14 +153,20 @@ def _record(
     columns: LabelColumns,
     default_model: str,
     source: str,
+    allowed: Sequence[str] | None,
 ) -> LabelRecord:
     value_column = next(
         (c for c in (columns.value, *columns.value_aliases) if c in row),
         columns.value,
     )
-    value = row.get(value_column)
-    if _is_missing(value) or _text(value) == "":
+    raw = row.get(value_column)
+    if _is_missing(raw) or _text(raw) == "":
         raise InputValidationError(f"{where}.{columns.value}", "the label value is missing")
+    value = _value_text(raw)
+    if allowed and value not in allowed:
+        raise InputValidationError(
+            f"{where}.{columns.value}", f"{value!r} is not one of the labels {list(allowed)}"
+        )
     model = row.get(columns.model_name)
     pid = row.get(columns.prediction_id)
     entity = row.get(columns.entity_key)
@@ -155,7 +174,7 @@ def _record(
     if not _is_missing(pid) and _text(pid) != "":
         return LabelRecord(
             model_name=default_model if _is_missing(model) else _text(model),
-            value=_text(value),
+            value=value,
             prediction_id=_text(pid),
             source=source,
         )
@@ -172,8 +191,8 @@ def _record(
         )
     return LabelRecord(
         model_name=default_model if _is_missing(model) else _text(model),
-        value=_text(value),
-        entity_key=_text(entity),
+        value=value,
+        entity_key=_value_text(entity),
         event_time=_timestamp(event_time, f"{where}.{columns.event_time}"),
         source=source,
     )
@@ -185,16 +204,21 @@ def label_records_from_rows(
     model_name: str,
     columns: LabelColumns | None = None,
     source: str = "python",
-    where: str = "row",
+    where: str = "row {index}",
+    allowed_values: Sequence[str] | None = None,
 ) -> list[LabelRecord]:
     """Validate rows into label records; raises :class:`InputValidationError` naming the
-    first bad rows (``row 3.default: the label value is missing``) and stores nothing."""
+    first bad rows (``row 3.default: the label value is missing``) and stores nothing.
+
+    ``where`` locates a row in messages (``{index}``: 0-based, ``{line}``: the CSV line);
+    ``allowed_values`` (when given) are the only label values accepted."""
     cols = columns or LabelColumns()
     records: list[LabelRecord] = []
     errors: list[InputValidationError] = []
     for i, row in enumerate(rows):
         try:
-            records.append(_record(row, f"{where} {i}", cols, model_name, source))
+            at = where.format(index=i, line=i + 2)
+            records.append(_record(row, at, cols, model_name, source, allowed_values))
         except InputValidationError as exc:
             errors.append(exc)
     if errors:
@@ -213,7 +237,8 @@ def label_records_from_frame(
     model_name: str,
     columns: LabelColumns | None = None,
     source: str = "python",
-    where: str = "row",
+    where: str = "row {index}",
+    allowed_values: Sequence[str] | None = None,
 ) -> list[LabelRecord]:
     """Label records from a data frame (one row per label); see :func:`label_records_from_rows`."""
     cols = columns or LabelColumns()
@@ -231,6 +256,7 @@ def label_records_from_frame(
         columns=cols,
         source=source,
         where=where,
+        allowed_values=allowed_values,
     )
 
 
@@ -239,6 +265,7 @@ def read_label_file(
     *,
     model_name: str,
     columns: LabelColumns | None = None,
+    allowed_values: Sequence[str] | None = None,
 ) -> list[LabelRecord]:
     """Read a CSV or Parquet file of labels (by suffix). Errors name the file and row."""
     p = Path(path)
@@ -257,8 +284,14 @@ def read_label_file(
         if isinstance(exc, InputValidationError):
             raise
         raise InputValidationError("file", f"{p}: cannot read labels: {exc}") from exc
+    escaped = str(p).replace("{", "{{").replace("}", "}}")
     return label_records_from_frame(
-        frame, model_name=model_name, columns=columns, source=f"file:{p.name}", where=f"{p} row"
+        frame,
+        model_name=model_name,
+        columns=columns,
+        source=f"file:{p.name}",
+        where=f"{escaped}: line {{line}}" if suffix == ".csv" else f"{escaped}: row {{index}}",
+        allowed_values=allowed_values,
     )
 
 
