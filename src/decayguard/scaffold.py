@@ -78,4 +78,7 @@ def scaffold_project(folder: Path, *, force: bool = False) -> list[Path]:
     if config.exists() and not force:
         raise ConfigError(f"{config} already exists (use --force to overwrite)")
     config.write_text(CONFIG_TEMPLATE.format(name=folder.resolve().name or "decayguard-project"))
-    return [config]
+    from decayguard.config import load_config
+    from decayguard.features.scaffold import write_feature_repo
+
+    return [config, *write_feature_repo(folder, load_config(config), force=force)]
