@@ -60,6 +60,7 @@ class PrefectStack:
                 "run `decayguard down` first"
             )
         env = prefect_env(self.cfg)
+        Path(env["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
         logs = self.state / "logs"
         orch = self.cfg.orchestration
         try:

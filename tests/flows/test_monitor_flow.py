@@ -1,0 +1,142 @@
+"""The monitor flow on a real Prefect server: served deployment, a run, the decay event."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+import yaml
+
+from decayguard.config import load_config
+from decayguard.flows.stack import PrefectStack
+from decayguard.sim import LoanScenario
+from decayguard.sim.training import train_model
+from decayguard.store import (
+    LabelRecord,
+    PredictionRecord,
+    create_store_engine,
+    ingest_labels,
+    insert_predictions,
+    read_metric_points,
+    record_deployment,
+    upgrade,
+)
+from decayguard.watch import MonitoringBaseline, baseline_path
+
+FEATURES = ["income", "debt_ratio", "age", "credit_lines", "utilization", "employment"]
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory, prefect_api_url: str) -> Path:
+    """A project whose store holds four simulated weeks of a decaying champion."""
+    root = tmp_path_factory.mktemp("project")
+    (root / "decayguard.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "model": {"name": "credit-default"},
+                "monitoring": {"performance_thresholds": {"accuracy": 0.8}},
+                "orchestration": {"prefect_api_url": prefect_api_url, "schedule_monitor": False},
+            }
+        )
+    )
+    cfg = load_config(root)
+    engine = create_store_engine(cfg.resolved_store_url)
+    upgrade(engine)
+    sim = LoanScenario(seed=5, requests_per_day=300).simulate()
+    history = sim.reference_frame()
+    cut = int(len(history) * 0.7)
+    model = train_model(history.iloc[:cut])
+    holdout = history.iloc[cut:]
+    ref_scores = model.predict_proba(holdout[FEATURES])[:, 1]
+    MonitoringBaseline.fit(
+        "credit-default",
+        "1",
+        holdout[FEATURES],
+        ref_scores,
+        np.where(ref_scores >= 0.5, "1", "0"),
+        holdout["default"].astype(str),
+        numeric=FEATURES[:-1],
+        categorical=["employment"],
+    ).save(baseline_path(cfg.path(cfg.project.state_dir), "credit-default", "1"))
+    record_deployment(engine, "credit-default", "1")
+    live = sim.live_frame()
+    scores = model.predict_proba(live[FEATURES])[:, 1]
+    insert_predictions(
+        engine,
+        [
+            PredictionRecord(
+                id=r.request_id,
+                ts=r.event_timestamp.to_pydatetime(),
+                model_name="credit-default",
+                model_version="1",
+                arm="champion",
+                inputs={f: getattr(r, f) for f in FEATURES},
+                prediction=str(int(s >= 0.5)),
+                score=float(s),
+                inclusion_prob=0.05,
+            )
+            for r, s in zip(live.itertuples(index=False), scores, strict=True)
+        ],
+    )
+    due = sim.labels_due(sim.scenario.deployment_time, sim.scenario.end)
+    ingest_labels(
+        engine,
+        [
+            LabelRecord("credit-default", r.value, prediction_id=r.prediction_id)
+            for r in due.itertuples()
+        ],
+    )
+    engine.dispose()
+    (root / "sim_end.txt").write_text(sim.scenario.end.isoformat())
+    return root
+
+
+def _events(api: str, name: str) -> list[dict[str, object]]:
+    body = {"filter": {"event": {"name": [name]}, "occurred": {"since": "2020-01-01T00:00:00Z"}}}
+    response = httpx.post(f"{api}/events/filter", json=body, timeout=10)
+    response.raise_for_status()
+    return list(response.json()["events"])
+
+
+def test_served_monitor_deployment_runs_and_emits_the_decay_event(
+    project: Path, prefect_api_url: str
+) -> None:
+    cfg = load_config(project)
+    stack = PrefectStack(cfg).up()
+    try:
+        env = {**os.environ, "PREFECT_API_URL": prefect_api_url}
+        now = (project / "sim_end.txt").read_text()
+        code = (
+            "import sys; from prefect.deployments import run_deployment;"
+            "r = run_deployment('decayguard-monitor/monitor', "
+            f"parameters={{'project_dir': {str(project)!r}, 'now': {now!r}}}, timeout=120);"
+            "print(r.state.type.value)"
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=180
+        )
+        assert out.stdout.strip().endswith("COMPLETED"), out.stdout + out.stderr
+        deadline = time.monotonic() + 30
+        events: list[dict[str, object]] = []
+        while time.monotonic() < deadline and not events:
+            events = _events(prefect_api_url, "decayguard.decay.detected")
+            time.sleep(0.5)
+        assert events, "the decay event reached Prefect"
+        payload = events[-1]["payload"]
+        assert "labels" in payload["strategies"]  # type: ignore[index]
+        assert "accuracy" in payload["reason"]  # type: ignore[index]
+        engine = create_store_engine(cfg.resolved_store_url)
+        points = read_metric_points(engine, "credit-default", strategy="labels")
+        assert (points["metric"] == "decay.accuracy").any()
+        engine.dispose()
+    finally:
+        stopped = stack.down()
+    assert stopped == ["flow-runner"]
+    assert not PrefectStack(cfg).running()
