@@ -54,6 +54,20 @@ def test_drawn_share_matches_the_budget_on_fresh_traffic(strategy: str) -> None:
     assert np.mean(drawn) == pytest.approx(0.05, abs=0.0055)
 
 
+@pytest.mark.parametrize("strategy", sorted(STRATEGIES))
+def test_vectorised_and_single_probabilities_agree(strategy: str) -> None:
+    scores, classes = _reference(9, n=2_000)
+    sampler = ReviewSampler(strategy, ReviewBudget(share=0.1)).fit(scores, classes)
+    probe = np.concatenate([scores[:500], [np.nan, 0.0, 1.0, 0.5]])
+    probe_classes: list[str | None] = [*classes[:500], None, "0", "7", "1"]
+    many = sampler.inclusion_probabilities(probe, probe_classes)
+    one = [
+        sampler.inclusion_probability(None if np.isnan(s) else float(s), c)
+        for s, c in zip(probe, probe_classes, strict=True)
+    ]
+    np.testing.assert_allclose(many, one, rtol=1e-12)
+
+
 def test_uncertainty_oversamples_near_the_boundary_and_caps_at_one() -> None:
     scores, _ = _reference(5)
     sampler = ReviewSampler("uncertainty", ReviewBudget(share=0.6)).fit(scores)

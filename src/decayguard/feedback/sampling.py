@@ -39,6 +39,7 @@ This module imports only numpy so that the serving runtime can use it::
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Protocol
@@ -64,6 +65,7 @@ __all__ = [
 ]
 
 FloatArray = npt.NDArray[np.float64]
+_TINY = float(np.finfo(np.float64).tiny)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,8 +114,13 @@ class SamplingStrategy(Protocol):
 
     def fit(self, scores: FloatArray, classes: Sequence[str | None] | None) -> SamplingStrategy: ...
 
+    def weights(self, scores: FloatArray, classes: Sequence[str | None]) -> FloatArray:
+        """Strictly positive relative weights, one per prediction (NaN score: missing)."""
+        ...
+
     def weight(self, score: float | None, predicted_class: str | None) -> float:
-        """A strictly positive relative weight."""
+        """The weight of one prediction, equal to :meth:`weights` (plain Python: this is on
+        the serving path, once per request)."""
         ...
 
     def default_reference(self) -> Reference:
@@ -137,6 +144,9 @@ class Uniform:
 
     def fit(self, scores: FloatArray, classes: Sequence[str | None] | None) -> Uniform:
         return self
+
+    def weights(self, scores: FloatArray, classes: Sequence[str | None]) -> FloatArray:
+        return np.ones(len(classes), dtype=np.float64)
 
     def weight(self, score: float | None, predicted_class: str | None) -> float:
         return 1.0
@@ -173,8 +183,14 @@ class StratifiedByClass:
         self.rarest_ = min(positive) if positive else 1.0
         return self
 
+    def weights(self, scores: FloatArray, classes: Sequence[str | None]) -> FloatArray:
+        shares: dict[str, float] = getattr(self, "shares_", {})
+        if not shares:
+            return np.ones(len(classes), dtype=np.float64)
+        return np.asarray([self.weight(None, c) for c in classes], dtype=np.float64)
+
     def weight(self, score: float | None, predicted_class: str | None) -> float:
-        shares = getattr(self, "shares_", None)
+        shares: dict[str, float] = getattr(self, "shares_", {})
         if not shares:
             return 1.0
         share = shares.get(str(predicted_class)) if predicted_class is not None else None
@@ -221,10 +237,18 @@ class UncertaintyWeighted:
         weights: FloatArray = self.floor + (1.0 - self.floor) * (1.0 - margin) ** self.sharpness
         return weights
 
+    def weights(self, scores: FloatArray, classes: Sequence[str | None]) -> FloatArray:
+        finite = np.isfinite(scores)
+        out = np.full(scores.shape, float(getattr(self, "mean_weight_", 1.0)))
+        out[finite] = self._weights(scores[finite])
+        return out
+
     def weight(self, score: float | None, predicted_class: str | None) -> float:
-        if score is None or not np.isfinite(score):
+        if score is None or not math.isfinite(score):
             return float(getattr(self, "mean_weight_", 1.0))
-        return float(self._weights(np.asarray([score], dtype=np.float64))[0])
+        span = max(self.threshold, 1.0 - self.threshold)
+        margin = min(abs(min(max(score, 0.0), 1.0) - self.threshold) / span, 1.0)
+        return float(self.floor + (1.0 - self.floor) * (1.0 - margin) ** self.sharpness)
 
     def default_reference(self) -> Reference:
         grid = np.linspace(0.0, 1.0, 1001)
@@ -345,13 +369,7 @@ class ReviewSampler:
         return self._calibrate(Reference(score_arr, class_list, np.ones(score_arr.size)))
 
     def _calibrate(self, reference: Reference) -> ReviewSampler:
-        weights = np.asarray(
-            [
-                self.strategy.weight(None if np.isnan(s) else float(s), c)
-                for s, c in zip(reference.scores, reference.classes, strict=True)
-            ],
-            dtype=np.float64,
-        )
+        weights = self.strategy.weights(reference.scores, reference.classes)
         self.scale_ = (
             solve_scale(weights, self.share, reference.frequencies) if self.share > 0 else 0.0
         )
@@ -372,7 +390,21 @@ class ReviewSampler:
         if self.share <= 0:
             return 0.0
         p = self._scale() * self.strategy.weight(score, predicted_class)
-        return float(min(1.0, max(p, np.finfo(np.float64).tiny)))
+        return min(1.0, max(p, _TINY))
+
+    def inclusion_probabilities(
+        self, scores: FloatArray, classes: Sequence[str | None] | None = None
+    ) -> FloatArray:
+        """:meth:`inclusion_probability` for many predictions at once (NaN: no score)."""
+        score_arr = np.asarray(scores, dtype=np.float64)
+        class_list = list(classes) if classes is not None else [None] * score_arr.size
+        if len(class_list) != score_arr.size:
+            raise ValueError("scores and classes must have the same length")
+        if self.share <= 0:
+            return np.zeros(score_arr.size)
+        p = self._scale() * self.strategy.weights(score_arr, class_list)
+        out: FloatArray = np.clip(p, _TINY, 1.0)
+        return out
 
     @staticmethod
     def draw(p: float, rng: np.random.Generator) -> bool:
@@ -382,3 +414,10 @@ class ReviewSampler:
         if p <= 0.0:
             return False
         return bool(rng.random() < p)
+
+    @staticmethod
+    def draws(p: FloatArray, rng: np.random.Generator) -> npt.NDArray[np.bool_]:
+        """:meth:`draw` for many predictions at once."""
+        probs = np.asarray(p, dtype=np.float64)
+        out: npt.NDArray[np.bool_] = rng.random(probs.size) < probs
+        return out
