@@ -38,9 +38,13 @@ def test_reference_profile_round_trips_through_json_without_pickle() -> None:
 def test_numeric_reference_is_exact_for_few_values_and_a_sketch_otherwise() -> None:
     profile = ReferenceProfile(sketch_size=256).fit(frame(5000, 0))
     k, x = profile.features_["k"], profile.features_["x"]
-    assert isinstance(k, NumericReference) and isinstance(x, NumericReference)
-    assert k.exact and k.ks_error_bound == 0.0 and k.grid.tolist() == [0, 1, 2, 3, 4]
-    assert not x.exact and 0 < x.ks_error_bound <= 2 / 256
+    assert isinstance(k, NumericReference)
+    assert isinstance(x, NumericReference)
+    assert k.exact
+    assert k.ks_error_bound == 0.0
+    assert k.grid.tolist() == [0, 1, 2, 3, 4]
+    assert not x.exact
+    assert 0 < x.ks_error_bound <= 2 / 256
     assert x.n_missing == pytest.approx(100, abs=40)
 
 
@@ -67,7 +71,10 @@ def test_windows_merge_exactly() -> None:
             else:
                 assert a[key] == pytest.approx(b[key], rel=1e-12), (name, key)
     assert merged.n_rows == 3000
-    assert WindowProfile.from_dict(json.loads(json.dumps(merged.to_dict()))).to_dict() == merged.to_dict()
+    assert (
+        WindowProfile.from_dict(json.loads(json.dumps(merged.to_dict()))).to_dict()
+        == merged.to_dict()
+    )
 
 
 def test_window_of_another_reference_does_not_merge() -> None:

@@ -2,8 +2,9 @@
 
 * :class:`DriftDecisionRule` — a feature drifts only when its test is significant after a
   multiple-testing correction across features (Benjamini–Hochberg by default) **and** its effect
-  size reaches a threshold. Significance stops small windows from flagging noise; the effect-size
-  threshold stops huge windows from flagging negligible shifts.
+  size reaches a threshold. The effect-size threshold stops huge windows from flagging negligible
+  shifts; significance, and comparing the effect's finite-sample *lower bound* (where the method
+  has one, as KS does) with the threshold, stop small windows from flagging noise.
 * :class:`PerformanceThresholdRule` — "below the threshold" only when the whole confidence
   interval is on the wrong side of it.
 * :class:`CusumDecayTest` — a one-sided CUSUM over windows of the standardised deficit
@@ -143,7 +144,7 @@ class DriftDecisionRule:
         self.alpha = alpha
         self.correction = correction
         self.tests = dict(tests or {"numeric": "ks", "categorical": "chi2"})
-        self.effects = dict(effects or {"numeric": "wasserstein", "categorical": "jensen_shannon"})
+        self.effects = dict(effects or {"numeric": "ks", "categorical": "jensen_shannon"})
 
     def required_methods(self) -> set[str]:
         return set(self.tests.values()) | set(self.effects.values())
@@ -174,17 +175,20 @@ class DriftDecisionRule:
         ):
             p_adj = float(adjusted[i])
             significant = bool(test.p_value is not None and p_adj <= self.alpha)
-            big = effect.effect_size >= effect.threshold
+            big = effect.gated_effect >= effect.threshold
+            bound = (
+                "" if effect.effect_lower is None else f" (lower bound {effect.effect_lower:.3g})"
+            )
             drifted = significant and big
             verdict = "drifted" if drifted else "not drifted"
             reason = (
                 f"{verdict}: {test.method} p={raw[i]:.3g}, {self.correction}-adjusted "
                 f"{p_adj:.3g} {'<=' if significant else '>'} alpha {self.alpha:g}; "
-                f"{effect.method} effect {effect.effect_size:.3g} "
+                f"{effect.method} effect {effect.effect_size:.3g}{bound} "
                 f"{'>=' if big else '<'} threshold {effect.threshold:g}"
             )
             flagged = tuple(
-                _with_flag(r, significant and r.effect_size >= r.threshold) for r in found.values()
+                _with_flag(r, significant and r.gated_effect >= r.threshold) for r in found.values()
             )
             decisions.append(
                 FeatureDrift(

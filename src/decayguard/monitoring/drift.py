@@ -8,7 +8,10 @@ rows, so the same code serves a notebook, the monitor flow and merged parallel w
   ``scipy.stats.ks_2samp(method="asymp")`` while that effective size is at most
   ``finite_n_max`` (10,000); beyond it scipy's ``kstwo`` can take 0.5 s per call, so the limiting
   Kolmogorov distribution ``kstwobign.sf(D * sqrt(en))`` is used (measured absolute p-value
-  difference < 0.003 at en = 10,000, < 0.0004 at 500,000). Effect size D.
+  difference < 0.003 at en = 10,000, < 0.0004 at 500,000). Effect size D, with the finite-sample
+  lower bound ``D - eps`` from the Dvoretzky–Kiefer–Wolfowitz inequality (Massart's constant)
+  applied to both samples: ``eps = sqrt(ln(4 / (1 - confidence)) / 2) * (1/sqrt(n) + 1/sqrt(m))``
+  (plus the sketch's ``error_bound``).
 * ``chi2`` — chi-squared test of *homogeneity* on the 2×k contingency table (reference counts
   vs window counts, other/unseen bucket included): it accounts for the reference's own sampling
   noise, unlike a goodness-of-fit test against reference shares. Effect size: Cohen's w against
@@ -72,6 +75,7 @@ class DriftMethod(ABC):
         p_value: float | None,
         effect: float,
         error_bound: float | None = None,
+        effect_lower: float | None = None,
     ) -> DriftTestResult:
         return DriftTestResult(
             feature=reference.name,
@@ -80,8 +84,9 @@ class DriftMethod(ABC):
             p_value=None if p_value is None else float(p_value),
             effect_size=float(effect),
             threshold=self.threshold,
-            drifted=bool(effect >= self.threshold),
+            drifted=bool((effect if effect_lower is None else effect_lower) >= self.threshold),
             error_bound=error_bound,
+            effect_lower=None if effect_lower is None else float(effect_lower),
         )
 
 
@@ -132,9 +137,12 @@ class KolmogorovSmirnov(DriftMethod):
     kinds = frozenset({"numeric"})
     default_threshold = 0.1
 
-    def __init__(self, threshold: float | None = None, finite_n_max: int = 10_000) -> None:
+    def __init__(
+        self, threshold: float | None = None, finite_n_max: int = 10_000, confidence: float = 0.95
+    ) -> None:
         super().__init__(threshold)
         self.finite_n_max = finite_n_max
+        self.confidence = confidence
 
     def compute(self, reference: FeatureReference, window: FeatureWindow) -> DriftTestResult:
         ref, win = _numeric(reference, window)
@@ -149,7 +157,9 @@ class KolmogorovSmirnov(DriftMethod):
         else:
             p = float(stats.kstwobign.sf(d * np.sqrt(en)))
         p = min(max(p, 0.0), 1.0)
-        return self._result(ref, d, p, d, ref.ks_error_bound)
+        root = np.sqrt(np.log(4 / (1 - self.confidence)) / 2)
+        eps = root * (1 / np.sqrt(ref.n) + 1 / np.sqrt(win.n)) + ref.ks_error_bound
+        return self._result(ref, d, p, d, ref.ks_error_bound, max(d - eps, 0.0))
 
 
 class WassersteinDistance(DriftMethod):

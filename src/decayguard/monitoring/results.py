@@ -45,6 +45,9 @@ class DriftTestResult:
     ``drifted`` in a :class:`DriftReport` means: the feature's test is significant after the
     multiple-testing correction *and* this method's effect size reaches ``threshold``.
     ``error_bound`` bounds the statistic's error when computed against a reference sketch.
+    ``effect_lower`` is a finite-sample lower confidence bound of the effect size where the
+    method has one (KS: Dvoretzky–Kiefer–Wolfowitz); the rule then compares it, not the point
+    estimate, with the threshold, so sampling noise in small windows cannot pass the gate.
     """
 
     feature: str
@@ -55,6 +58,12 @@ class DriftTestResult:
     threshold: float
     drifted: bool = False
     error_bound: float | None = None
+    effect_lower: float | None = None
+
+    @property
+    def gated_effect(self) -> float:
+        """What the threshold is compared with: the lower bound if known, else the estimate."""
+        return self.effect_size if self.effect_lower is None else self.effect_lower
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
