@@ -72,12 +72,9 @@ def ratio_interval(
     >>> float(value), round(float(lower), 3), round(float(upper), 3)
     (2.5, 1.235, 3.765)
     """
-    y = np.asarray(numerator, dtype=np.float64)
-    d = np.broadcast_to(np.asarray(denominator, dtype=np.float64), y.shape)
-    w = (
-        np.ones_like(y)
-        if weights is None
-        else np.broadcast_to(np.asarray(weights, dtype=np.float64), y.shape)
+    w_in = 1.0 if weights is None else np.asarray(weights, dtype=np.float64)
+    y, d, w = np.broadcast_arrays(
+        np.asarray(numerator, dtype=np.float64), np.asarray(denominator, dtype=np.float64), w_in
     )
     total = np.sum(w * d, axis=-1)
     n = np.count_nonzero(w, axis=-1)
