@@ -6,7 +6,6 @@ import os
 import subprocess
 import sys
 import time
-from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -58,7 +57,7 @@ def project(tmp_path_factory: pytest.TempPathFactory, prefect_api_url: str) -> P
     MonitoringBaseline.fit(
         "credit-default",
         "1",
-        holdout[FEATURES],
+        history[FEATURES],
         ref_scores,
         np.where(ref_scores >= 0.5, "1", "0"),
         holdout["default"].astype(str),

@@ -36,7 +36,7 @@ def world() -> dict[str, object]:
     baseline = MonitoringBaseline.fit(
         "credit-default",
         "1",
-        holdout[FEATURES],
+        history[FEATURES],  # drift reference: the whole reference period
         scores,
         (scores >= 0.5).astype(int).astype(str),
         holdout["default"].astype(str),
@@ -121,7 +121,9 @@ def test_quiet_before_the_onsets_and_alarmed_after(
     assert quiet.drifted_features == []
     assert not quiet.decayed, quiet.decay_reason
     late = run_checks(cfg, store_engine, baseline, scenario.end)  # type: ignore[arg-type]
-    assert {"income", "utilization"} & set(late.drifted_features)
+    assert {"income", "utilization"} & set(late.drifted_features), [
+        p.reason for p in late.points if p.metric == "drift.ks"
+    ]
     assert late.verdicts["labels"].decayed, late.verdicts["labels"].reason
     assert late.verdicts["review"].decayed, late.verdicts["review"].reason
     assert "upper 95% bound" in late.verdicts["labels"].reason

@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 from decayguard.alerts.incidents import Signal
 from decayguard.config import DecayguardConfig
 from decayguard.feedback.estimates import reviewed_performance
+from decayguard.feedback.realized import realized_performance
 from decayguard.monitoring import (
     DEFAULT_METHODS,
     DecayDecision,
@@ -23,10 +24,9 @@ from decayguard.monitoring import (
     detect_drift,
     detect_prediction_drift,
     drift_method,
-    realized_classification_metrics,
 )
 from decayguard.monitoring.results import MetricPoint as Figure
-from decayguard.store import MetricPoint, current_labels, read_window, write_metric_points
+from decayguard.store import MetricPoint, read_window, write_metric_points
 from decayguard.watch.baseline import MonitoringBaseline
 
 PROXY, REVIEW, LABELS = "proxy", "review", "labels"
@@ -247,46 +247,29 @@ def _labels(
     end: datetime,
     points: _Points,
 ) -> None:
-    window = read_window(engine, report.model_name, start, end)
-    meta = window.meta()
-    labels = current_labels(engine, report.model_name)
-    n_pred = len(meta)
-    joined = meta.merge(
-        labels[["prediction_id", "value"]].dropna(subset=["prediction_id"]),
-        on="prediction_id",
-        how="inner",
+    (window,) = realized_performance(
+        engine,
+        report.model_name,
+        start,
+        end,
+        maturity=cfg.feedback.label_maturity,
+        positive_label=cfg.model.positive_class,
+        confidence=cfg.monitoring.confidence,
     )
-    n = len(joined)
-    coverage = n / n_pred if n_pred else 0.0
-    provisional = coverage < cfg.feedback.label_maturity
+    n, coverage, provisional = window.labeled, window.coverage, window.provisional
     decisions: tuple[DecayDecision, ...] = ()
     note = ""
     if n >= cfg.monitoring.min_labels:
-        estimates = realized_classification_metrics(
-            joined["value"].astype(str).to_numpy(),
-            joined["prediction"].astype(str).to_numpy(),
-            joined["score"].to_numpy(dtype=np.float64),
-            positive_label=cfg.model.positive_class,
-            confidence=cfg.monitoring.confidence,
-        )
-        for est in estimates.values():
-            points.add(
-                LABELS,
-                Figure(f"realized.{est.name}", *_rest(est.to_point())),
-                n=n,
-                coverage=coverage,
-                provisional=provisional,
-                start=start,
-            )
-        decisions = _decide(cfg, estimates)
+        decisions = _decide(cfg, window.metrics)
         if provisional:
-            note = f"provisional: {coverage:.0%} of labels in"
+            note = f"provisional: {coverage or 0:.0%} of labels in"
     else:
         note = f"{n} labels < min_labels {cfg.monitoring.min_labels}: no decision"
-    for d in decisions:
-        points.add(
-            LABELS, d.to_point(), n=n, coverage=coverage, provisional=provisional, start=start
-        )
+    figures = [
+        Figure(f"realized.{e.name}", *_rest(e.to_point())) for e in window.metrics.values()
+    ] + [d.to_point() for d in decisions]
+    for figure in figures:
+        points.add(LABELS, figure, n=n, coverage=coverage, provisional=provisional, start=start)
     report.verdicts[LABELS] = StrategyVerdict(
         LABELS, decisions, n, coverage=coverage, provisional=provisional, note=note
     )
