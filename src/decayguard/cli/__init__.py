@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from decayguard.cli import api, features, labels, orchestration, project, store
+from decayguard.cli import api, features, labels, orchestration, project, serve, store
 
 app = typer.Typer(
     name="decayguard",
@@ -20,6 +20,7 @@ app = typer.Typer(
 app.command("version")(project.version)
 app.command("init")(project.init)
 app.add_typer(store.app, name="store")
+app.add_typer(serve.app, name="serve")
 app.add_typer(features.app, name="features")
 app.add_typer(labels.app, name="labels")
 app.command("api")(api.serve)

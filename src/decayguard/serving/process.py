@@ -183,6 +183,10 @@ class ServingProcess:
                 self.pid_file.unlink()
         return code
 
+    def wait(self) -> int | None:
+        """Block until MLServer exits; its exit code (``None`` if never started)."""
+        return self._proc.wait() if self._proc is not None else None
+
     def kill(self) -> None:
         """SIGKILL the whole group at once (crash testing)."""
         if self._proc is not None:
@@ -198,13 +202,21 @@ class ServingProcess:
 
 
 def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie does not; one of our own children is reaped)."""
+    with contextlib.suppress(ChildProcessError):
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state != "Z"
 
 
 def stop_process_group(
