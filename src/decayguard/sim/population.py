@@ -45,7 +45,7 @@ _DEBT_RATIO_CONCENTRATION = 12.0
 
 # --- ground truth -------------------------------------------------------------------------
 _OLD_EMPLOYMENT_EFFECT = np.array([0.0, 0.4, 1.5, -0.3])
-_NEW_EMPLOYMENT_EFFECT = np.array([0.0, 1.6, 1.5, -0.3])  # self-employed hit by the new regime
+_NEW_EMPLOYMENT_EFFECT = np.array([0.0, 1.8, 1.5, -0.3])  # self-employed hit by the new regime
 
 
 def employment_codes(values: pd.Series) -> npt.NDArray[np.int64]:
@@ -134,7 +134,7 @@ def default_logit(features: pd.DataFrame, concept: FloatArray | float = 0.0) -> 
     )
     old = -1.9 + 3.0 * (debt - 0.30) / 0.15 + 2.5 * (util - 0.30) / 0.18
     old = old + _OLD_EMPLOYMENT_EFFECT[emp]
-    new = -1.9 + 4.0 * (debt - 0.38) / 0.15 - 1.5 * (util - 0.30) / 0.18
+    new = -1.9 + 4.0 * (debt - 0.38) / 0.15 - 2.0 * (util - 0.30) / 0.18
     new = new + _NEW_EMPLOYMENT_EFFECT[emp]
     c = np.broadcast_to(np.asarray(concept, dtype=np.float64), old.shape)
     return np.asarray(shared + (1.0 - c) * old + c * new, dtype=np.float64)

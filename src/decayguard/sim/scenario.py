@@ -16,7 +16,7 @@ Default story (28 simulated days from Monday 2026-10-05, UTC):
   a drift, not a decay;
 * day 21: **concept drift** (a rate shock, over one day): the relation between
   debt ratio, utilization, employment and default changes; the champion's
-  accuracy falls from about 0.87 to under 0.70;
+  accuracy falls from about 0.89 to about 0.67 (tested for seed 7);
 * throughout: **weekly seasonality** of volume (quiet weekends, busy
   mornings) and of utilization (a little higher at weekends) that a monitor
   should *not* report.
@@ -287,7 +287,7 @@ class LoanScenario:
         ).as_unit("us")
 
     def simulate(self) -> Simulation:
-        """Draw the whole scenario (cheap: ~17,000 rows in well under a second)."""
+        """Draw the whole scenario (vectorized; the default 28 days are ~17,000 rows)."""
         from decayguard.sim.simulation import Simulation
 
         return Simulation.draw(self)
