@@ -41,7 +41,7 @@ def _binary_labels(values: pd.Series) -> npt.NDArray[np.int64]:
         raise InputValidationError(
             LABEL_COLUMN, f"labels must be 0/1 (or '0'/'1'); got {unknown[:5]}"
         )
-    return text.map(_LABEL_VALUES).to_numpy(dtype=np.int64)
+    return np.asarray(text.map(_LABEL_VALUES), dtype=np.int64)
 
 
 def build_pipeline() -> Pipeline:
