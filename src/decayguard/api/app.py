@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.engine import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from decayguard.api import labels, pages, performance, reviews
+from decayguard.api import labels, metrics, pages, performance, reviews
 from decayguard.config import DecayguardConfig
 from decayguard.errors import DecayguardError, InputValidationError, StoreError
 from decayguard.feedback.review import PredictionNotFound
@@ -134,6 +134,12 @@ def create_app(config: DecayguardConfig, *, engine: Engine | None = None) -> Fas
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    for router in (labels.router, reviews.router, performance.router, pages.router):
+    for router in (
+        labels.router,
+        reviews.router,
+        performance.router,
+        pages.router,
+        metrics.router,
+    ):
         app.include_router(router)
     return app
