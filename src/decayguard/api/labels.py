@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import pandas as pd
 from fastapi import APIRouter, HTTPException, status
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from decayguard.api.auth import ReadAccess, WriteAccess
 from decayguard.api.deps import ConfigDep, EngineDep, label_values
@@ -16,7 +16,17 @@ from decayguard.store import get_prediction, label_history
 
 router = APIRouter(prefix="/api/v1/labels", tags=["labels"])
 
-LabelValue = str | int | float
+
+def _scalar_text(value: Any) -> Any:
+    """Numbers become text (``1`` -> ``"1"``); anything else is left for ``str`` to judge."""
+    if isinstance(value, bool):
+        return str(int(value))
+    if isinstance(value, int | float):
+        return str(int(value)) if float(value).is_integer() else str(value)
+    return value
+
+
+TextOrNumber = Annotated[str, BeforeValidator(_scalar_text)]
 
 
 class LabelIn(BaseModel):
@@ -26,11 +36,11 @@ class LabelIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    value: LabelValue
+    value: TextOrNumber = Field(min_length=1, max_length=200)
     """The true label (``"1"``, ``1`` and ``1.0`` are the same class)."""
     prediction_id: str | None = Field(default=None, min_length=1, max_length=64)
     """Id of the prediction this label is the truth for."""
-    entity_key: str | int | None = None
+    entity_key: TextOrNumber | None = Field(default=None, min_length=1, max_length=200)
     """Entity the label is about, for systems that keep no prediction ids."""
     event_time: datetime | None = None
     """When the labeled event happened (joined to the entity's latest prediction before it)."""
