@@ -1,0 +1,118 @@
+"""Label-free performance estimation: CBPE against sklearn, its coverage, and DLE."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn import metrics
+from sklearn.tree import DecisionTreeRegressor
+
+from decayguard.monitoring import (
+    ConfidenceBasedEstimator,
+    DirectLossEstimator,
+    MonitoringError,
+    expected_classification_metrics,
+)
+
+
+def calibrated(n: int, rng: np.random.Generator, a: float = 2.0, b: float = 2.0):
+    score = rng.beta(a, b, n)
+    return (rng.random(n) < score).astype(int), score
+
+
+def test_expected_metrics_are_sklearn_metrics_on_probability_weighted_labels() -> None:
+    rng = np.random.default_rng(1)
+    p = rng.random(800)
+    score = np.round(p + rng.normal(0, 0.05, 800), 2)
+    pred = (score >= 0.5).astype(int)
+    ours = expected_classification_metrics(p, pred, score)
+    # each row counted once as a positive with weight p and once as a negative with weight 1 - p
+    y2, pred2, score2, w2 = (
+        np.r_[np.ones(800), np.zeros(800)],
+        np.r_[pred, pred],
+        np.r_[score, score],
+        np.r_[p, 1 - p],
+    )
+    assert ours["accuracy"] == pytest.approx(metrics.accuracy_score(y2, pred2, sample_weight=w2))
+    assert ours["precision"] == pytest.approx(metrics.precision_score(y2, pred2, sample_weight=w2))
+    assert ours["recall"] == pytest.approx(metrics.recall_score(y2, pred2, sample_weight=w2))
+    assert ours["f1"] == pytest.approx(metrics.f1_score(y2, pred2, sample_weight=w2))
+    assert ours["roc_auc"] == pytest.approx(metrics.roc_auc_score(y2, score2, sample_weight=w2))
+
+
+@pytest.mark.parametrize("calibration", ["isotonic", "platt"])
+def test_cbpe_recovers_performance_under_covariate_shift(calibration: str) -> None:
+    rng = np.random.default_rng(2)
+    y_ref, s_ref = calibrated(20_000, rng)
+    estimator = ConfidenceBasedEstimator(calibration=calibration).fit(y_ref, s_ref)
+    y, s = calibrated(5000, rng, a=5.0, b=2.0)  # scores move: covariate shift, same calibration
+    estimate = estimator.estimate(s)
+    realized = {
+        "accuracy": metrics.accuracy_score(y, s >= 0.5),
+        "f1": metrics.f1_score(y, s >= 0.5),
+        "roc_auc": metrics.roc_auc_score(y, s),
+    }
+    for name, value in realized.items():
+        assert estimate[name].lower - 0.01 <= value <= estimate[name].upper + 0.01, name
+        assert estimate[name].method == "cbpe"
+
+
+def test_cbpe_interval_covers_the_realized_metric_in_1000_runs() -> None:
+    rng = np.random.default_rng(3)
+    y_ref, s_ref = calibrated(50_000, rng)
+    estimator = ConfidenceBasedEstimator(n_bootstrap=200).fit(y_ref, s_ref)
+    hits = {"accuracy": 0, "roc_auc": 0}
+    for _ in range(1000):
+        y, s = calibrated(300, rng)
+        estimate = estimator.estimate(s)
+        realized = {"accuracy": np.mean(y == (s >= 0.5)), "roc_auc": metrics.roc_auc_score(y, s)}
+        for name in hits:
+            hits[name] += estimate[name].lower <= realized[name] <= estimate[name].upper
+    for name, count in hits.items():
+        assert 0.93 <= count / 1000 <= 0.97, (name, count)
+
+
+def test_cbpe_round_trips_through_json() -> None:
+    rng = np.random.default_rng(4)
+    y_ref, s_ref = calibrated(2000, rng)
+    estimator = ConfidenceBasedEstimator().fit(y_ref, s_ref)
+    loaded = ConfidenceBasedEstimator.from_dict(json.loads(json.dumps(estimator.to_dict())))
+    s = rng.random(100)
+    assert loaded.estimate(s)["accuracy"] == estimator.estimate(s)["accuracy"]
+
+
+def test_cbpe_refuses_unknown_calibration_and_empty_windows() -> None:
+    with pytest.raises(MonitoringError, match="isotonic"):
+        ConfidenceBasedEstimator(calibration="magic").fit([0, 1], [0.2, 0.8])
+    estimator = ConfidenceBasedEstimator().fit([0, 1, 0, 1], [0.1, 0.9, 0.3, 0.7])
+    with pytest.raises(MonitoringError, match="empty"):
+        estimator.estimate([])
+
+
+def regression_data(n: int, rng: np.random.Generator, x_low: float = 0.0):
+    x = rng.uniform(x_low, 2.0, n)
+    noise_scale = 0.2 + x  # heteroscedastic: error grows with x
+    y = 3 * x + rng.normal(0, noise_scale)
+    return pd.DataFrame({"x": x}), y, 3 * x
+
+
+@pytest.mark.parametrize("metric", ["mae", "rmse"])
+def test_direct_loss_estimation_follows_a_shift_into_harder_regions(metric: str) -> None:
+    rng = np.random.default_rng(5)
+    features, y, pred = regression_data(4000, rng)
+    model = DecisionTreeRegressor(min_samples_leaf=200, random_state=0)  # fast on 2 shared cores
+    estimator = DirectLossEstimator(metric=metric, model=model).fit(features, y, pred)
+    for x_low in (0.0, 1.5):  # then only the noisier end of the reference range
+        f_cur, y_cur, p_cur = regression_data(3000, rng, x_low)
+        estimate = estimator.estimate(f_cur, p_cur)
+        error = p_cur - y_cur
+        realized = np.mean(np.abs(error)) if metric == "mae" else np.sqrt(np.mean(error**2))
+        assert estimate.lower - 0.03 <= realized <= estimate.upper + 0.03, (
+            x_low,
+            estimate,
+            realized,
+        )
+        assert estimate.method == "direct_loss"
