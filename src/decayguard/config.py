@@ -156,6 +156,9 @@ class ServingConfig(_Section):
     """Routing: champion only, shadow (challenger scores too) or canary."""
     canary_share: float = Field(default=0.1, ge=0, le=1)
     """Share of traffic answered by the challenger in canary mode."""
+    trust_event_time: bool = False
+    """Log a prediction at the ``event_time`` request parameter when the client sends one
+    (replays, backfills, the simulator); otherwise at the time it was served."""
     log_batch_size: int = Field(default=500, ge=1)
     """Prediction log rows written to the store per batch."""
     log_flush_seconds: float = Field(default=0.5, gt=0)

@@ -2,46 +2,25 @@
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
-from http.server import BaseHTTPRequestHandler, HTTPServer
-from typing import ClassVar
 
 import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy.engine import Engine
 
 from decayguard.alerts import AppriseNotifier, IncidentTracker, Signal
+from decayguard.alerts.inbox import WebhookInbox
 from decayguard.alerts.incidents import all_incidents, open_incidents
 from decayguard.processes import free_port
 from decayguard.store import read_audit
 
 
-class _Webhook(BaseHTTPRequestHandler):
-    received: ClassVar[list[dict[str, object]]] = []
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        type(self).received.append(json.loads(body))
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
 def webhook() -> Iterator[tuple[str, list[dict[str, object]]]]:
-    received: ClassVar[list[dict[str, object]]] = []
-    handler = type("Handler", (_Webhook,), {"received": received})
-    server = HTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"json://127.0.0.1:{server.server_address[1]}/hook", received
-    server.shutdown()
+    with WebhookInbox() as inbox:
+        yield inbox.apprise_url, inbox.messages  # type: ignore[misc]
 
 
 class _Mailbox:

@@ -129,10 +129,10 @@ def test_served_monitor_deployment_runs_and_emits_the_decay_event(
             time.sleep(0.5)
         assert events, "the decay event reached Prefect"
         payload = events[-1]["payload"]
-        assert "labels" in payload["strategies"]  # type: ignore[index]
+        assert "realized" in payload["strategies"]  # type: ignore[index]
         assert "accuracy" in payload["reason"]  # type: ignore[index]
         engine = create_store_engine(cfg.resolved_store_url)
-        points = read_metric_points(engine, "credit-default", strategy="labels")
+        points = read_metric_points(engine, "credit-default", strategy="realized")
         assert (points["metric"] == "decay.accuracy").any()
         engine.dispose()
     finally:

@@ -124,9 +124,9 @@ def test_quiet_before_the_onsets_and_alarmed_after(
     assert {"income", "utilization"} & set(late.drifted_features), [
         p.reason for p in late.points if p.metric == "drift.ks"
     ]
-    assert late.verdicts["labels"].decayed, late.verdicts["labels"].reason
+    assert late.verdicts["realized"].decayed, late.verdicts["realized"].reason
     assert late.verdicts["review"].decayed, late.verdicts["review"].reason
-    assert "upper 95% bound" in late.verdicts["labels"].reason
+    assert "upper 95% bound" in late.verdicts["realized"].reason
     assert late.points, "metric points are written"
 
     notifier = RecordingNotifier()
@@ -135,7 +135,7 @@ def test_quiet_before_the_onsets_and_alarmed_after(
     assert notifier.sent == []
     tracker.process(late.signals, now=late.now)
     opened = {n.title for n in notifier.sent}
-    assert any("decay.labels" in t for t in opened)
+    assert any("decay.realized" in t for t in opened)
     assert any("feature_drift" in t for t in opened)
     count = len(notifier.sent)
     tracker.process(late.signals, now=late.now + timedelta(hours=1))  # within the cooldown

@@ -29,7 +29,7 @@ from decayguard.monitoring.results import MetricPoint as Figure
 from decayguard.store import MetricPoint, read_window, write_metric_points
 from decayguard.watch.baseline import MonitoringBaseline
 
-PROXY, REVIEW, LABELS = "proxy", "review", "labels"
+PROXY, REVIEW, LABELS = "proxy", "review", "realized"
 STRATEGIES = (PROXY, REVIEW, LABELS)
 
 

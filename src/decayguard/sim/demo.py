@@ -1,0 +1,438 @@
+"""``decayguard demo``: the closed loop on simulated weeks of drifting traffic, real components.
+
+In a fresh folder it: writes a project; puts the simulator's feature history in the
+project's Feast repo (apply, materialize); builds the first training set with Feast's
+point-in-time join and trains the first champion; exports it hash-pinned and deploys it to
+a real MLServer; starts the control API, ``feast serve`` and the Prefect stack (server and
+the served monitor deployment); then walks simulated time a step at a time — replaying the
+step's applications through the serving endpoint, delivering the labels that matured and
+the human reviews through the control API, and running the monitor deployment on Prefect
+for the window that ends there. At the end it scores, for every onset in the simulation,
+when each strategy first raised an alert, and lists false alarms and the alerts sent.
+
+Simulated time runs far faster than wall-clock time, so the demo triggers each monitor run
+itself (with the simulated ``now``) instead of waiting for the schedule.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pandas as pd
+import yaml
+
+from decayguard.alerts.inbox import WebhookInbox
+from decayguard.config import DecayguardConfig, load_config
+from decayguard.errors import ConfigError, ServiceError
+from decayguard.processes import BackgroundProcess, free_port, python_command
+from decayguard.sim.feast_source import write_feature_history
+from decayguard.sim.population import FEATURE_NAMES, LABEL_COLUMN
+from decayguard.sim.reviewer import SimulatedReviewer
+from decayguard.sim.scenario import LoanScenario, Onset
+from decayguard.sim.simulation import Simulation
+from decayguard.sim.traffic import replay_traffic
+from decayguard.sim.training import train_model
+from decayguard.store import create_store_engine, record_deployment, upgrade
+from decayguard.store.schema import alerts as alerts_table
+
+MARKER = ".decayguard-demo"
+MODEL = "credit-default"
+STRATEGY_RULES = {
+    "proxy": ("feature_drift", "prediction_drift", "data_quality", "decay.proxy"),
+    "review": ("decay.review",),
+    "realized": ("decay.realized",),
+}
+
+Progress = Callable[[str, float], None]
+"""Called with a short description and the fraction of the demo done (0 to 1)."""
+
+
+@dataclass(frozen=True)
+class DemoSettings:
+    folder: Path
+    fast: bool = False
+    seed: int = 7
+    concurrency: int = 8
+
+    @property
+    def scenario(self) -> LoanScenario:
+        if self.fast:
+            return LoanScenario(seed=self.seed, requests_per_day=250.0)
+        return LoanScenario(seed=self.seed, requests_per_day=600.0)
+
+    @property
+    def step(self) -> timedelta:
+        return timedelta(days=1)
+
+
+@dataclass
+class Detection:
+    onset: Onset
+    first_alarm: dict[str, datetime | None]
+
+    def delay(self, strategy: str) -> timedelta | None:
+        at = self.first_alarm.get(strategy)
+        return None if at is None else at - self.onset.start
+
+
+@dataclass
+class DemoResult:
+    folder: Path
+    detections: list[Detection]
+    false_alarms: dict[str, list[str]]
+    alerts_sent: list[dict[str, Any]]
+    requests_sent: int
+    request_failures: int
+    monitor_runs: int
+    labels_delivered: int
+    reviews_answered: int
+    wall_seconds: float
+    true_accuracy: list[tuple[datetime, float]] = field(default_factory=list)
+
+
+# -- the project ---------------------------------------------------------------------------
+
+
+def _fresh_folder(folder: Path) -> Path:
+    folder = folder.resolve()
+    if folder.exists() and any(folder.iterdir()):
+        if not (folder / MARKER).exists():
+            raise ConfigError(
+                f"{folder} exists and is not a decayguard demo folder: choose another --folder"
+            )
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    (folder / MARKER).write_text("made by `decayguard demo`; safe to delete\n")
+    return folder
+
+
+def _write_config(folder: Path, alert_url: str, token: str) -> DecayguardConfig:
+    numeric = [f for f in FEATURE_NAMES if f != "employment"]
+    config = {
+        "project": {"name": "decayguard-demo"},
+        "model": {
+            "name": MODEL,
+            "task": "binary",
+            "target": LABEL_COLUMN,
+            "positive_class": "1",
+            "entity_key": "applicant_id",
+            "features": [{"name": f, "dtype": "float"} for f in numeric]
+            + [{"name": "employment", "dtype": "category"}],
+        },
+        "features": {
+            "repo_path": "feature_repo",
+            "feature_service": "credit_default_v1",
+            "server_url": f"http://127.0.0.1:{free_port()}",
+        },
+        "monitoring": {
+            "window_hours": 24,
+            "review_window_hours": 96,
+            "labels_window_hours": 168,
+            "performance_thresholds": {"accuracy": 0.8},
+            "min_window_rows": 100,
+            "min_reviews": 30,
+            "min_labels": 50,
+        },
+        "feedback": {"review_share": 0.08, "review_strategy": "uncertainty"},
+        "serving": {
+            "http_port": free_port(),
+            "grpc_port": free_port(),
+            "metrics_port": free_port(),
+            "trust_event_time": True,
+        },
+        "alerts": {"apprise_urls": [alert_url], "cooldown_minutes": 7 * 24 * 60},
+        "api": {"port": free_port(), "token": token},
+        "orchestration": {"prefect_port": free_port(), "schedule_monitor": False},
+    }
+    (folder / "decayguard.yaml").write_text(
+        "# Written by `decayguard demo`.\n" + yaml.safe_dump(config, sort_keys=False)
+    )
+    return load_config(folder)
+
+
+def _prepare_features(cfg: DecayguardConfig, sim: Simulation) -> Any:
+    from decayguard.features.repo import FeatureRepo
+    from decayguard.features.scaffold import write_feature_repo
+
+    write_feature_repo(cfg.root, cfg, force=True, example_data=False)
+    write_feature_history(sim.feature_history(), cfg.root / "data" / "applicant_features.parquet")
+    repo = FeatureRepo.from_config(cfg)
+    repo.apply()
+    repo.materialize(end=sim.scenario.end)
+    return repo
+
+
+def _train_champion(cfg: DecayguardConfig, sim: Simulation, repo: Any) -> dict[str, Any]:
+    """First champion: a Feast training set over the history, a holdout for the baseline."""
+    from decayguard.registry import export_model
+    from decayguard.watch import MonitoringBaseline, baseline_path
+
+    history = sim.reference_frame()
+    labels = history[["applicant_id", "event_timestamp", LABEL_COLUMN]]
+    training = repo.training_set(labels, end=sim.scenario.deployment_time)
+    frame = training.frame.sort_values("event_timestamp").reset_index(drop=True)
+    cut = int(len(frame) * 0.7)
+    model = train_model(frame.iloc[:cut])
+    holdout = frame.iloc[cut:]
+    folder = cfg.path(cfg.project.state_dir) / "artifacts" / MODEL / "1"
+    manifest = export_model(
+        model,
+        folder,
+        model_name=MODEL,
+        model_version="1",
+        reference=holdout[list(FEATURE_NAMES)],
+        positive_class="1",
+        overwrite=True,
+    )
+    scores = model.predict_proba(holdout[list(FEATURE_NAMES)])[:, 1]
+    baseline = MonitoringBaseline.fit(
+        MODEL,
+        "1",
+        frame[list(FEATURE_NAMES)],
+        scores,
+        np.where(scores >= 0.5, "1", "0"),
+        holdout[LABEL_COLUMN].astype(str),
+        numeric=[f for f in FEATURE_NAMES if f != "employment"],
+        categorical=["employment"],
+    )
+    baseline.save(baseline_path(cfg.path(cfg.project.state_dir), MODEL, "1"))
+    return {
+        "folder": folder,
+        "sha256": manifest.sha256,
+        "lineage": training.lineage,
+        "model": model,
+        "holdout_accuracy": baseline.reference_accuracy,
+    }
+
+
+# -- the running components ----------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _components(cfg: DecayguardConfig, champion: dict[str, Any]) -> Iterator[None]:
+    """MLServer with the champion, feast serve, the control API and the Prefect stack."""
+    from decayguard.features.server import FeatureServer
+    from decayguard.flows.stack import PrefectStack, apply_prefect_env
+    from decayguard.serving.deploy import deploy_model
+    from decayguard.serving.process import ServingProcess
+
+    state = cfg.path(cfg.project.state_dir)
+    with contextlib.ExitStack() as stack:
+        feast_port = int(cfg.features.server_url.rsplit(":", 1)[1])
+        feast = FeatureServer(
+            cfg.path(cfg.features.repo_path), port=feast_port, log_path=state / "logs/feast.log"
+        )
+        feast.start()
+        stack.callback(feast.stop)
+        deploy_model(cfg, champion["folder"])
+        serving = ServingProcess.from_config(cfg).start()
+        stack.callback(serving.stop)
+        api = BackgroundProcess(
+            "control-api",
+            python_command(
+                "decayguard", "api", "--project", str(cfg.root), "--log-level", "warning"
+            ),
+            state / "logs" / "api.log",
+            {},
+            cfg.root,
+        ).start()
+        stack.callback(api.stop)
+        prefect = PrefectStack(cfg)
+        stack.callback(prefect.down)
+        prefect.up()
+        apply_prefect_env(cfg)
+        serving.wait_ready(timeout=120)
+        feast.wait_ready(timeout=120)
+        api.wait_http(f"http://127.0.0.1:{cfg.api.port}/healthz", timeout=60)
+        yield
+
+
+# -- one simulated step --------------------------------------------------------------------
+
+
+def _deliver_labels(client: httpx.Client, due: pd.DataFrame) -> int:
+    if due.empty:
+        return 0
+    body = {
+        "labels": [
+            {"prediction_id": r.prediction_id, "value": str(r.value)} for r in due.itertuples()
+        ],
+        "source": "simulated-ground-truth",
+    }
+    response = client.post("/api/v1/labels", json=body)
+    if response.status_code != 200:
+        raise ServiceError(f"label delivery failed: {response.status_code} {response.text}")
+    return len(due)
+
+
+def _answer_reviews(
+    client: httpx.Client, sim: Simulation, reviewer: SimulatedReviewer, now: datetime
+) -> int:
+    answered = 0
+    truth = sim.frame.set_index("request_id")[LABEL_COLUMN]
+    while True:
+        queue = client.get("/api/v1/reviews/queue", params={"limit": 200})
+        queue.raise_for_status()
+        items = queue.json()["items"]
+        if not items:
+            return answered
+        for item in items:
+            answer = reviewer.review(item["prediction_id"], str(truth[item["prediction_id"]]), now)
+            posted = client.post(
+                "/api/v1/reviews",
+                json={
+                    "prediction_id": item["prediction_id"],
+                    "reviewer": "simulated-reviewer",
+                    "status": "labeled",
+                    "value": answer.label,
+                },
+            )
+            if posted.status_code != 201:
+                raise ServiceError(f"review failed: {posted.status_code} {posted.text}")
+            answered += 1
+
+
+def _run_monitor(cfg: DecayguardConfig, now: datetime) -> None:
+    from prefect.client.schemas.objects import FlowRun
+    from prefect.deployments import run_deployment
+
+    run = run_deployment(
+        "decayguard-monitor/monitor",
+        parameters={"project_dir": str(cfg.root), "now": now.isoformat()},
+        timeout=300,
+        poll_interval=0.5,
+    )
+    assert isinstance(run, FlowRun)  # run_deployment is sync outside an event loop
+    state = run.state
+    if state is None or not state.is_completed():
+        raise ServiceError(f"monitor run {run.name} ended {state.type if state else 'unknown'}")
+
+
+# -- scoring -------------------------------------------------------------------------------
+
+
+def _opened_alerts(cfg: DecayguardConfig) -> pd.DataFrame:
+    import sqlalchemy as sa
+
+    engine = create_store_engine(cfg.resolved_store_url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(alerts_table.c.rule, alerts_table.c.opened_at, alerts_table.c.message)
+            ).all()
+    finally:
+        engine.dispose()
+    return pd.DataFrame(rows, columns=["rule", "opened_at", "message"])
+
+
+def score_detections(
+    onsets: list[Onset], opened: pd.DataFrame
+) -> tuple[list[Detection], dict[str, list[str]]]:
+    """Credit each alarm to the latest onset before it; alarms before any onset are false."""
+    scored = sorted((o for o in onsets if o.scored), key=lambda o: o.start)
+    detections = [Detection(o, dict.fromkeys(STRATEGY_RULES)) for o in scored]
+    false_alarms: dict[str, list[str]] = {s: [] for s in STRATEGY_RULES}
+    for row in opened.sort_values("opened_at").itertuples():
+        strategy = next((s for s, rules in STRATEGY_RULES.items() if row.rule in rules), None)
+        if strategy is None:
+            continue
+        at = pd.Timestamp(str(row.opened_at)).to_pydatetime()
+        owner = None
+        for detection in detections:
+            if detection.onset.start <= at:
+                owner = detection
+        if owner is None:
+            false_alarms[strategy].append(f"{row.rule} at {at:%Y-%m-%d %H:%M}")
+        elif owner.first_alarm[strategy] is None:
+            owner.first_alarm[strategy] = at
+    return detections, false_alarms
+
+
+def _true_accuracy(sim: Simulation, model: Any, step: timedelta) -> list[tuple[datetime, float]]:
+    out = []
+    for _t0, t1, rows in sim.steps(step):
+        if len(rows):
+            pred = model.predict(rows[list(FEATURE_NAMES)])
+            out.append((t1.to_pydatetime(), float(np.mean(pred == rows[LABEL_COLUMN].to_numpy()))))
+    return out
+
+
+# -- the whole demo ------------------------------------------------------------------------
+
+
+def run_demo(settings: DemoSettings, progress: Progress | None = None) -> DemoResult:
+    """Run the closed loop end to end; see the module docstring."""
+    started = time.monotonic()
+    say = progress or (lambda _what, _done: None)
+    folder = _fresh_folder(settings.folder)
+    sim = settings.scenario.simulate()
+    token = secrets.token_urlsafe(16)
+    with WebhookInbox() as inbox:
+        cfg = _write_config(folder, inbox.apprise_url, token)
+        engine = create_store_engine(cfg.resolved_store_url)
+        upgrade(engine)
+        say("feature repo: feast apply + materialize", 0.02)
+        repo = _prepare_features(cfg, sim)
+        say("training the first champion on a Feast training set", 0.06)
+        champion = _train_champion(cfg, sim, repo)
+        record_deployment(
+            engine,
+            MODEL,
+            "1",
+            artifact_uri=str(champion["folder"]),
+            artifact_sha256=champion["sha256"],
+            actor="demo",
+        )
+        engine.dispose()
+        say("starting MLServer, feast serve, the control API and Prefect", 0.1)
+        reviewer = SimulatedReviewer(error_rate=0.03, seed=settings.seed)
+        sent = failures = runs = labels = reviews = 0
+        steps = list(sim.steps(settings.step))
+        with (
+            _components(cfg, champion),
+            httpx.Client(
+                base_url=f"http://127.0.0.1:{cfg.api.port}",
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=60,
+            ) as client,
+        ):
+            serving_url = f"http://127.0.0.1:{cfg.serving.http_port}"
+            for i, (t0, t1, rows) in enumerate(steps):
+                day = (t1 - pd.Timestamp(sim.scenario.start)) / pd.Timedelta(days=1)
+                say(
+                    f"day {day:.0f}: {len(rows)} requests, labels, reviews, monitor",
+                    0.15 + 0.85 * i / len(steps),
+                )
+                report = replay_traffic(serving_url, MODEL, rows, concurrency=settings.concurrency)
+                sent += report.sent
+                failures += report.failures
+                labels += _deliver_labels(client, sim.labels_due(t0, t1))
+                reviews += _answer_reviews(client, sim, reviewer, t1.to_pydatetime())
+                _run_monitor(cfg, t1.to_pydatetime())
+                runs += 1
+        say("scoring detections", 1.0)
+        detections, false_alarms = score_detections(sim.onsets, _opened_alerts(cfg))
+        alerts_sent = list(inbox.messages)
+    return DemoResult(
+        folder=folder,
+        detections=detections,
+        false_alarms=false_alarms,
+        alerts_sent=alerts_sent,
+        requests_sent=sent,
+        request_failures=failures,
+        monitor_runs=runs,
+        labels_delivered=labels,
+        reviews_answered=reviews,
+        wall_seconds=time.monotonic() - started,
+        true_accuracy=_true_accuracy(sim, champion["model"], settings.step),
+    )
