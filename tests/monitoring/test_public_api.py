@@ -28,3 +28,11 @@ def test_all_is_sorted_and_exactly_the_public_names() -> None:
 def test_docstring_examples_run(module: str) -> None:
     result = doctest.testmod(importlib.import_module(f"decayguard.monitoring.{module}"))
     assert result.failed == 0
+
+
+def test_monitoring_errors_are_decayguard_errors() -> None:
+    from decayguard.errors import DecayguardError
+
+    assert issubclass(monitoring.MonitoringError, DecayguardError)
+    assert issubclass(monitoring.ProfileError, ValueError)
+    assert issubclass(monitoring.SchemaMismatchError, KeyError)

@@ -1,11 +1,19 @@
-"""The monitoring package's exceptions: one small tree, always chained."""
+"""The monitoring package's branch of decayguard's one exception tree::
+
+    DecayguardError
+    └── MonitoringError
+        ├── ProfileError         a profile cannot be fitted, loaded or merged (also a ValueError)
+        └── SchemaMismatchError  data or window lacks a profiled feature (also a KeyError)
+"""
 
 from __future__ import annotations
+
+from decayguard.errors import DecayguardError
 
 __all__ = ["MonitoringError", "ProfileError", "SchemaMismatchError"]
 
 
-class MonitoringError(Exception):
+class MonitoringError(DecayguardError):
     """Base class of every error raised by :mod:`decayguard.monitoring`."""
 
 
