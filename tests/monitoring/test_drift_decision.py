@@ -161,3 +161,11 @@ def test_rule_strategies_are_picked_by_name(reference: ReferenceProfile) -> None
     assert report["x0"].effect_method == "ks"
     assert report["colour"].effect_method == "psi"
     assert report.drifted_features == ["x0"]
+
+
+def test_a_window_without_values_is_not_drifted_and_says_why(reference: ReferenceProfile) -> None:
+    empty = data(10, np.random.default_rng(10))
+    empty["x0"] = np.nan
+    report = detect_drift(reference, empty)
+    assert not report["x0"].drifted
+    assert report["x0"].reason == "not drifted: no ks p-value (no values in the window)"

@@ -181,12 +181,15 @@ class DriftDecisionRule:
             )
             drifted = significant and big
             verdict = "drifted" if drifted else "not drifted"
-            reason = (
-                f"{verdict}: {test.method} p={raw[i]:.3g}, {self.correction}-adjusted "
-                f"{p_adj:.3g} {'<=' if significant else '>'} alpha {self.alpha:g}; "
-                f"{effect.method} effect {effect.effect_size:.3g}{bound} "
-                f"{'>=' if big else '<'} threshold {effect.threshold:g}"
-            )
+            if test.p_value is None:
+                reason = f"not drifted: no {test.method} p-value (no values in the window)"
+            else:
+                reason = (
+                    f"{verdict}: {test.method} p={raw[i]:.3g}, {self.correction}-adjusted "
+                    f"{p_adj:.3g} {'<=' if significant else '>'} alpha {self.alpha:g}; "
+                    f"{effect.method} effect {effect.effect_size:.3g}{bound} "
+                    f"{'>=' if big else '<'} threshold {effect.threshold:g}"
+                )
             flagged = tuple(
                 _with_flag(r, significant and r.gated_effect >= r.threshold) for r in found.values()
             )

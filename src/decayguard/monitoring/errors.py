@@ -1,9 +1,9 @@
 """The monitoring package's branch of decayguard's one exception tree::
 
-    DecayguardError
-    └── MonitoringError
-        ├── ProfileError         a profile cannot be fitted, loaded or merged (also a ValueError)
-        └── SchemaMismatchError  data or window lacks a profiled feature (also a KeyError)
+DecayguardError
+└── MonitoringError
+    ├── ProfileError         a profile cannot be fitted, loaded or merged (also a ValueError)
+    └── SchemaMismatchError  data or window lacks a profiled feature (also a KeyError)
 """
 
 from __future__ import annotations
