@@ -85,4 +85,6 @@ def import_command(
                 highlight=False,
             )
     if fail_on_unknown and report.unknown_prediction_ids:
-        raise typer.Exit(1)
+        # SystemExit, not typer.Exit: the CLI runs click with standalone_mode=False, which
+        # turns typer.Exit into a return value that the entry point does not pass on.
+        raise SystemExit(1)
