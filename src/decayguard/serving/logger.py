@@ -35,6 +35,12 @@ log = logging.getLogger("decayguard.serving.logger")
 _TRANSIENT = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError, OSError)
 
 
+def _brief(exc: BaseException) -> str:
+    """The first line of the driver's message, without SQLAlchemy's statement dump."""
+    cause = getattr(exc, "orig", None) or exc
+    return (str(cause).strip().splitlines() or [type(cause).__name__])[0][:300]
+
+
 def store_engine(url: str) -> Engine:
     """An engine for the shipper: short connect timeout so an outage is noticed fast."""
     backend = sa.make_url(url).get_backend_name() if "://" in url else ""
@@ -97,7 +103,7 @@ class SpoolShipper:
         try:
             result = insert_predictions(self.engine, records)
         except _TRANSIENT as exc:
-            raise StoreError(f"store unreachable: {exc}") from exc
+            raise StoreError(f"store unreachable: {_brief(exc)}") from exc
         except sa.exc.SQLAlchemyError as exc:
             self._insert_one_by_one(records, exc)
             return
@@ -115,17 +121,17 @@ class SpoolShipper:
             try:
                 result = insert_predictions(self.engine, [record])
             except _TRANSIENT as exc:
-                raise StoreError(f"store unreachable: {exc}") from exc
+                raise StoreError(f"store unreachable: {_brief(exc)}") from exc
             except sa.exc.SQLAlchemyError:
                 refused.append(record)
                 continue
             self.stats.shipped += result.inserted
             self.stats.duplicates += result.duplicates
         if len(refused) == len(records):
-            raise StoreError(f"the store refused every row of a batch: {first}") from first
+            raise StoreError(f"the store refused every row of a batch: {_brief(first)}") from first
         self.reader.reject([(r.to_json() + "\n").encode() for r in refused])
         self.stats.rejected += len(refused)
-        log.error("prediction spool: the store refused %d rows: %s", len(refused), first)
+        log.error("prediction spool: the store refused %d rows: %s", len(refused), _brief(first))
 
     def drain(self, timeout: float) -> bool:
         """Ship until nothing is pending (True) or ``timeout`` seconds pass (False)."""
@@ -226,7 +232,9 @@ class PredictionLogger:
         """
         self._stop.set()
         self._thread.join(timeout=max(1.0, timeout))
-        delivered = self.shipper.drain(timeout) if not self._outage else False
+        delivered = False
+        if not self._thread.is_alive() and not self._outage:
+            delivered = self.shipper.drain(timeout)
         self.shipper.dispose()
         self._writer.close()
         return delivered
