@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from feedback_support import MODEL, T0, MakePredictions
 from sqlalchemy.engine import Engine
 
-from conftest import MODEL, T0, MakePredictions
 from decayguard.errors import InputValidationError
 from decayguard.feedback import (
     LabelColumns,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from feedback_support import MODEL, MakePredictions
 from sqlalchemy.engine import Engine
 
-from conftest import MODEL, MakePredictions
 from decayguard.errors import InputValidationError
 from decayguard.feedback import (
     PredictionNotFound,

@@ -211,7 +211,19 @@ def label_records_from_rows(
     first bad rows (``row 3.default: the label value is missing``) and stores nothing.
 
     ``where`` locates a row in messages (``{index}``: 0-based, ``{line}``: the CSV line);
-    ``allowed_values`` (when given) are the only label values accepted."""
+    ``allowed_values`` (when given) are the only label values accepted.
+
+        >>> cols = LabelColumns.for_model(target="default", entity_key="applicant_id")
+        >>> [r.key for r in label_records_from_rows(
+        ...     [{"prediction_id": "req-1", "default": 1},
+        ...      {"applicant_id": 42, "event_time": "2026-12-01", "default": "0"}],
+        ...     model_name="credit-default", columns=cols)]
+        ['p:req-1', 'e:42@2026-12-01T00:00:00+00:00']
+        >>> label_records_from_rows([{"prediction_id": "req-1"}], model_name="m", columns=cols)
+        Traceback (most recent call last):
+        ...
+        decayguard.errors.InputValidationError: input 'row 0.default': the label value is missing
+    """
     cols = columns or LabelColumns()
     records: list[LabelRecord] = []
     errors: list[InputValidationError] = []
