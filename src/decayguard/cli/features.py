@@ -92,7 +92,7 @@ def training_set_command(
     """Build a point-in-time-correct training set; writes the frame and its lineage JSON."""
     cfg = config_for(project)
     repo = FeatureRepo.from_config(cfg)
-    frame = _read_table(labels)
+    frame = _read_table(labels, label_column=cfg.model.target)
     built = repo.training_set(
         frame,
         window=window_from_config(cfg.features),
@@ -138,11 +138,12 @@ def online_command(
         typer.echo(json.dumps(row, default=str))
 
 
-def _read_table(path: Path) -> pd.DataFrame:
+def _read_table(path: Path, *, label_column: str) -> pd.DataFrame:
     try:
         if path.suffix.lower() in (".parquet", ".pq"):
             return pd.read_parquet(path)
-        return pd.read_csv(path)
+        # Labels are class names ("0"/"1"), not numbers: keep them text, as parquet does.
+        return pd.read_csv(path, dtype={label_column: str})
     except (OSError, ValueError) as exc:
         raise InputValidationError(str(path), f"cannot read labels: {exc}") from exc
 

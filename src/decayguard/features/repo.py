@@ -169,15 +169,20 @@ class FeatureRepo:
         """
         end = _utc(end or datetime.now(UTC))
         try:
-            if start is None:
-                self.store.materialize_incremental(end_date=end)
-            else:
-                self.store.materialize(start_date=_utc(start), end_date=end)
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", "Discarding nonzero nanoseconds")
+                self._materialize(end, start)
         except (ConfigError, InputValidationError):
             raise
         except Exception as exc:
             raise ServiceError(f"materialization of {self.path} failed: {exc}") from exc
         return end
+
+    def _materialize(self, end: datetime, start: datetime | None) -> None:
+        if start is None:
+            self.store.materialize_incremental(end_date=end)
+        else:
+            self.store.materialize(start_date=_utc(start), end_date=end)
 
     def online_features(
         self, entity_rows: Sequence[Mapping[str, Any]], *, feature_service: str | None = None
