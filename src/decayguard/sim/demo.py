@@ -227,6 +227,7 @@ def _components(cfg: DecayguardConfig, champion: dict[str, Any]) -> Iterator[Non
     from decayguard.serving.process import ServingProcess
 
     state = cfg.path(cfg.project.state_dir)
+    (state / "logs").mkdir(parents=True, exist_ok=True)
     with contextlib.ExitStack() as stack:
         feast_port = int(cfg.features.server_url.rsplit(":", 1)[1])
         feast = FeatureServer(
