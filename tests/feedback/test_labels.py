@@ -176,3 +176,28 @@ def test_files_without_label_columns_or_of_unknown_type_are_refused(tmp_path: Pa
     json_file.write_text("[]")
     with pytest.raises(InputValidationError, match="unsupported label file type"):
         read_label_file(json_file, model_name=MODEL, columns=COLUMNS)
+
+
+@pytest.mark.parametrize(
+    ("row", "field", "message"),
+    [
+        ({"prediction_id": "a\x00b", "default": "1"}, "row 0.prediction_id", "NUL"),
+        ({"prediction_id": "x" * 65, "default": "1"}, "row 0.prediction_id", "longer than 64"),
+        (
+            {"applicant_id": "\x00", "event_time": "2026-11-02", "default": "1"},
+            "row 0.applicant_id",
+            "NUL",
+        ),
+        (
+            {"prediction_id": "p", "default": "1", "model_name": "m" * 201},
+            "row 0.model_name",
+            "200",
+        ),
+    ],
+)
+def test_text_the_store_cannot_hold_is_an_input_error(
+    row: dict[str, object], field: str, message: str
+) -> None:
+    with pytest.raises(InputValidationError, match=message) as info:
+        label_records_from_rows([row], model_name=MODEL, columns=COLUMNS)
+    assert info.value.field == field

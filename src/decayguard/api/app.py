@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
+import sqlalchemy as sa
 from fastapi import FastAPI, Request, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
@@ -96,6 +97,14 @@ def _store_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def _store_unreachable(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, sa.exc.OperationalError)
+    return JSONResponse(
+        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        content={"error": f"the store is unavailable: {exc.orig}"},
+    )
+
+
 def _decayguard_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(status_code=status.HTTP_400_BAD_REQUEST, content={"error": str(exc)})
 
@@ -128,6 +137,7 @@ def create_app(config: DecayguardConfig, *, engine: Engine | None = None) -> Fas
     app.add_exception_handler(InputValidationError, _input_error)
     app.add_exception_handler(PredictionNotFound, _not_found)
     app.add_exception_handler(StoreError, _store_error)
+    app.add_exception_handler(sa.exc.OperationalError, _store_unreachable)
     app.add_exception_handler(DecayguardError, _decayguard_error)
 
     @app.get("/healthz", tags=["health"], summary="Liveness")

@@ -11,8 +11,14 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from decayguard.api.auth import ReadAccess, WriteAccess
 from decayguard.api.deps import ConfigDep, EngineDep, label_values
-from decayguard.feedback.labels import LabelColumns, import_labels, label_records_from_rows
+from decayguard.feedback.labels import (
+    LabelColumns,
+    import_labels,
+    label_records_from_rows,
+    storable_text,
+)
 from decayguard.store import get_prediction, label_history
+from decayguard.store.schema import labels as label_table
 
 router = APIRouter(prefix="/api/v1/labels", tags=["labels"])
 
@@ -118,6 +124,7 @@ def post_labels(batch: LabelBatchIn, config: ConfigDep, engine: EngineDep) -> di
 )
 def get_label(prediction_id: str, config: ConfigDep, engine: EngineDep) -> dict[str, Any]:
     """The label delivered for a prediction id, with every earlier value, oldest first."""
+    storable_text(prediction_id, "prediction_id", label_table.c.prediction_id)
     prediction = get_prediction(engine, prediction_id)
     if prediction is None:
         raise HTTPException(

@@ -27,6 +27,7 @@ from sqlalchemy.engine import Engine
 
 from decayguard.errors import InputValidationError
 from decayguard.store import LabelIngestResult, LabelRecord, ingest_labels
+from decayguard.store.schema import labels as label_table
 from decayguard.store.schema import predictions
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "label_records_from_frame",
     "label_records_from_rows",
     "read_label_file",
+    "storable_text",
 ]
 
 _MAX_LISTED_ERRORS = 5
@@ -147,6 +149,20 @@ def _timestamp(value: Any, where: str) -> datetime:
     return result
 
 
+def storable_text(text: str, field: str, column: sa.Column[Any]) -> str:
+    """``text`` if the store can hold it in ``column``; else an error naming ``field``.
+
+    PostgreSQL refuses NUL characters and over-long values with a database error; they
+    are input errors, so they are caught here, with the field, on every backend.
+    """
+    if "\x00" in text:
+        raise InputValidationError(field, "contains a NUL character")
+    limit = getattr(column.type, "length", None)
+    if limit is not None and len(text) > limit:
+        raise InputValidationError(field, f"longer than {limit} characters")
+    return text
+
+
 def _record(
     row: Mapping[str, Any],
     where: str,
@@ -162,21 +178,26 @@ def _record(
     raw = row.get(value_column)
     if _is_missing(raw) or _text(raw) == "":
         raise InputValidationError(f"{where}.{columns.value}", "the label value is missing")
-    value = _value_text(raw)
+    value = storable_text(_value_text(raw), f"{where}.{columns.value}", label_table.c.value)
     if allowed and value not in allowed:
         raise InputValidationError(
             f"{where}.{columns.value}", f"{value!r} is not one of the labels {list(allowed)}"
         )
-    model = row.get(columns.model_name)
+    model_raw = row.get(columns.model_name)
+    model = storable_text(
+        default_model if _is_missing(model_raw) else _text(model_raw),
+        f"{where}.{columns.model_name}",
+        label_table.c.model_name,
+    )
+    source = storable_text(source, "source", label_table.c.source)
     pid = row.get(columns.prediction_id)
     entity = row.get(columns.entity_key)
     event_time = row.get(columns.event_time)
     if not _is_missing(pid) and _text(pid) != "":
+        field = f"{where}.{columns.prediction_id}"
+        prediction_id = storable_text(_text(pid), field, label_table.c.prediction_id)
         return LabelRecord(
-            model_name=default_model if _is_missing(model) else _text(model),
-            value=value,
-            prediction_id=_text(pid),
-            source=source,
+            model_name=model, value=value, prediction_id=prediction_id, source=source
         )
     if _is_missing(entity) or _text(entity) == "":
         raise InputValidationError(
@@ -189,10 +210,13 @@ def _record(
             f"{where}.{columns.event_time}",
             f"a label keyed by {columns.entity_key!r} needs {columns.event_time!r}",
         )
+    entity_key = storable_text(
+        _value_text(entity), f"{where}.{columns.entity_key}", label_table.c.entity_key
+    )
     return LabelRecord(
-        model_name=default_model if _is_missing(model) else _text(model),
+        model_name=model,
         value=value,
-        entity_key=_value_text(entity),
+        entity_key=entity_key,
         event_time=_timestamp(event_time, f"{where}.{columns.event_time}"),
         source=source,
     )

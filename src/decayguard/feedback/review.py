@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from decayguard.errors import InputValidationError
+from decayguard.feedback.labels import storable_text
 from decayguard.store import (
     ReviewProgress,
     ReviewRecord,
@@ -23,6 +24,7 @@ from decayguard.store import (
     review_progress,
 )
 from decayguard.store.reviews import ReviewStatus
+from decayguard.store.schema import reviews
 
 __all__ = ["PredictionNotFound", "ReviewItem", "ReviewQueue", "default_label_values"]
 
@@ -84,6 +86,8 @@ class ReviewQueue:
 
     def next(self, *, limit: int = 1, exclude: tuple[str, ...] = ()) -> list[ReviewItem]:
         """The oldest ``limit`` predictions waiting for review (minus ``exclude``)."""
+        for pid in exclude:
+            storable_text(pid, "exclude", reviews.c.prediction_id)
         ids = pending_reviews(self.engine, self.model_name, limit=limit, exclude=exclude)
         items = []
         for pid in ids:
@@ -96,6 +100,7 @@ class ReviewQueue:
         return review_progress(self.engine, self.model_name)
 
     def item(self, prediction_id: str) -> ReviewItem:
+        storable_text(prediction_id, "prediction_id", reviews.c.prediction_id)
         row = get_prediction(self.engine, prediction_id)
         if row is None or row["model_name"] != self.model_name:
             raise PredictionNotFound(prediction_id)
@@ -115,6 +120,10 @@ class ReviewQueue:
         :class:`InputValidationError` naming the field for a prediction that was not
         sampled for review, a label outside ``label_values``, or a value on a skip.
         """
+        storable_text(prediction_id, "prediction_id", reviews.c.prediction_id)
+        storable_text(reviewer, "reviewer", reviews.c.reviewer)
+        if value is not None:
+            storable_text(value, "value", reviews.c.value)
         row = get_prediction(self.engine, prediction_id)
         if row is None or row["model_name"] != self.model_name:
             raise PredictionNotFound(prediction_id)
