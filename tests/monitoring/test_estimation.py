@@ -63,7 +63,7 @@ def test_cbpe_recovers_performance_under_covariate_shift(calibration: str) -> No
 def test_cbpe_interval_covers_the_realized_metric_in_1000_runs() -> None:
     rng = np.random.default_rng(3)
     y_ref, s_ref = calibrated(50_000, rng)
-    estimator = ConfidenceBasedEstimator(n_bootstrap=200).fit(y_ref, s_ref)
+    estimator = ConfidenceBasedEstimator(n_bootstrap=500).fit(y_ref, s_ref)
     hits = {"accuracy": 0, "roc_auc": 0}
     for _ in range(1000):
         y, s = calibrated(300, rng)

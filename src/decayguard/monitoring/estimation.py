@@ -3,8 +3,9 @@
 :class:`ConfidenceBasedEstimator` (CBPE) calibrates the model's scores on labelled reference
 data, then treats each calibrated probability as the chance the row is positive: summing them
 gives the *expected* confusion matrix (accuracy, precision, recall, F1) and the expected ROC AUC.
-Its uncertainty is the sampling spread of the realized metric when labels are drawn from those
-probabilities (a parametric bootstrap). It assumes calibration transfers: the score-to-outcome
+Its interval is the central range of the realized metric over label sets drawn from those
+probabilities (a parametric bootstrap); the calibration's own uncertainty (finite reference) is
+not included. It assumes calibration transfers: the score-to-outcome
 relation is unchanged (covariate shift, not concept shift).
 
 :class:`DirectLossEstimator` (DLE) learns the expected absolute or squared error from the
@@ -13,6 +14,7 @@ features and the prediction on reference data, and averages it over the window.
 
 from __future__ import annotations
 
+import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import Any, ClassVar, Self
@@ -188,30 +190,34 @@ class ConfidenceBasedEstimator:
     def estimate(
         self, y_score: ArrayLike, y_pred: ArrayLike | None = None
     ) -> dict[str, MetricEstimate]:
-        """Estimated metrics with normal intervals from the parametric-bootstrap spread."""
+        """Expected metrics; the interval is the central ``confidence`` range of the realized
+        metric over label sets drawn from the calibrated probabilities (parametric bootstrap)."""
         score = np.asarray(y_score, dtype=np.float64)
         if score.size == 0:
             raise MonitoringError("cannot estimate performance on an empty window")
         pred = score >= self.threshold if y_pred is None else np.asarray(y_pred).astype(bool)
         p = self.calibrator_.predict(score)
         expected = expected_classification_metrics(p, pred, score)
-        spread = self._bootstrap_std(p, pred, score)
-        z = z_value(self.confidence)
-        return {
-            name: MetricEstimate(
-                name,
-                value,
-                max(value - z * spread[name], 0.0),
-                min(value + z * spread[name], 1.0),
-                int(score.size),
-                "cbpe",
-                self.confidence,
+        draws = self._bootstrap_draws(p, pred, score)
+        tail = (1 - self.confidence) / 2
+        out = {}
+        for name, value in expected.items():
+            finite = draws[name][np.isfinite(draws[name])]
+            lower, upper = (
+                np.quantile(finite, [tail, 1 - tail]) if finite.size else (np.nan, np.nan)
             )
-            for name, value in expected.items()
-        }
+            out[name] = MetricEstimate(
+                name, value, float(lower), float(upper), int(score.size), "cbpe", self.confidence
+            )
+        return out
 
-    def _bootstrap_std(self, p: Floats, pred: NDArray[np.bool_], score: Floats) -> dict[str, float]:
-        rng = np.random.default_rng(self.seed)
+    def _bootstrap_draws(
+        self, p: Floats, pred: NDArray[np.bool_], score: Floats
+    ) -> dict[str, Floats]:
+        """Realized metrics of ``n_bootstrap`` label sets drawn from calibrated probabilities."""
+        # seeded per window (seed + a checksum of its scores): reproducible, yet windows do
+        # not all share one random stream
+        rng = np.random.default_rng([self.seed, zlib.crc32(score.tobytes())])
         n = p.size
         ranks = stats.rankdata(score)
         chunk = max(1, min(self.n_bootstrap, 4_000_000 // n))
@@ -229,7 +235,7 @@ class ConfidenceBasedEstimator:
                 )
             for name, values in draws.items():
                 samples.setdefault(name, []).append(values)
-        return {name: float(np.nanstd(np.concatenate(v), ddof=1)) for name, v in samples.items()}
+        return {name: np.concatenate(v) for name, v in samples.items()}
 
     def to_dict(self) -> dict[str, Any]:
         return {
