@@ -80,5 +80,9 @@ def demo(
         f"{result.monitor_runs} monitor runs on Prefect, in {result.wall_seconds:.0f} s. "
         f"Project: {result.folder}"
     )
+    console.print(
+        "wall time by phase: "
+        + ", ".join(f"{k} {v:.0f} s" for k, v in result.phase_seconds.items())
+    )
     if result.request_failures:
         raise typer.Exit(1)

@@ -98,6 +98,21 @@ class DemoResult:
     reviews_answered: int
     wall_seconds: float
     true_accuracy: list[tuple[datetime, float]] = field(default_factory=list)
+    phase_seconds: dict[str, float] = field(default_factory=dict)
+    """Wall time spent in each phase (set-up, traffic, labels, reviews, monitor runs...)."""
+
+
+class _Stopwatch:
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def __call__(self, phase: str) -> Iterator[None]:
+        t = time.monotonic()
+        try:
+            yield
+        finally:
+            self.seconds[phase] = self.seconds.get(phase, 0.0) + time.monotonic() - t
 
 
 # -- the project ---------------------------------------------------------------------------
@@ -374,6 +389,7 @@ def _true_accuracy(sim: Simulation, model: Any, step: timedelta) -> list[tuple[d
 def run_demo(settings: DemoSettings, progress: Progress | None = None) -> DemoResult:
     """Run the closed loop end to end; see the module docstring."""
     started = time.monotonic()
+    watch = _Stopwatch()
     say = progress or (lambda _what, _done: None)
     folder = _fresh_folder(settings.folder)
     sim = settings.scenario.simulate()
@@ -383,9 +399,11 @@ def run_demo(settings: DemoSettings, progress: Progress | None = None) -> DemoRe
         engine = create_store_engine(cfg.resolved_store_url)
         upgrade(engine)
         say("feature repo: feast apply + materialize", 0.02)
-        repo = _prepare_features(cfg, sim)
+        with watch("feast apply + materialize"):
+            repo = _prepare_features(cfg, sim)
         say("training the first champion on a Feast training set", 0.06)
-        champion = _train_champion(cfg, sim, repo)
+        with watch("training set + training + export"):
+            champion = _train_champion(cfg, sim, repo)
         record_deployment(
             engine,
             MODEL,
@@ -399,14 +417,16 @@ def run_demo(settings: DemoSettings, progress: Progress | None = None) -> DemoRe
         reviewer = SimulatedReviewer(error_rate=0.03, seed=settings.seed)
         sent = failures = runs = labels = reviews = 0
         steps = list(sim.steps(settings.step))
-        with (
-            _components(cfg, champion),
-            httpx.Client(
-                base_url=f"http://127.0.0.1:{cfg.api.port}",
-                headers={"Authorization": f"Bearer {token}"},
-                timeout=60,
-            ) as client,
-        ):
+        with contextlib.ExitStack() as running:
+            with watch("starting components"):
+                running.enter_context(_components(cfg, champion))
+            client = running.enter_context(
+                httpx.Client(
+                    base_url=f"http://127.0.0.1:{cfg.api.port}",
+                    headers={"Authorization": f"Bearer {token}"},
+                    timeout=60,
+                )
+            )
             serving_url = f"http://127.0.0.1:{cfg.serving.http_port}"
             for i, (t0, t1, rows) in enumerate(steps):
                 day = (t1 - pd.Timestamp(sim.scenario.start)) / pd.Timedelta(days=1)
@@ -436,4 +456,5 @@ def run_demo(settings: DemoSettings, progress: Progress | None = None) -> DemoRe
         reviews_answered=reviews,
         wall_seconds=time.monotonic() - started,
         true_accuracy=_true_accuracy(sim, champion["model"], settings.step),
+        phase_seconds=watch.seconds,
     )
