@@ -104,4 +104,6 @@ def test_grid_locator_matches_searchsorted(seed: int) -> None:
     left = np.searchsorted(grid, values, side="left")
     right = np.searchsorted(grid, values, side="right")
     expected = 2 * left + (right > left)
-    assert np.array_equal(GridLocator(grid).keys(values), expected)
+    locator = GridLocator(grid)
+    assert np.array_equal(locator.keys(values), expected)
+    assert np.array_equal(locator.counts(values), np.bincount(expected, minlength=locator.n_keys))

@@ -33,34 +33,51 @@ class GridLocator:
         size = len(self.grid)
         self.n_keys = 2 * size + 1
         span = float(self.grid[-1] - self.grid[0]) if size else 0.0
-        self._cells = 4 * size
+        self._walk = -1
         if size < 2 or not np.isfinite(span) or span <= 0.0:
-            self._walk = -1
             return
         self._lo = float(self.grid[0])
-        self._scale = self._cells / span
-        cell_of_grid = self._cell(self.grid)
-        self._start = np.searchsorted(cell_of_grid, np.arange(self._cells + 1), side="left")
-        self._walk = int(np.bincount(cell_of_grid, minlength=self._cells + 1).max())
+        for cells in (4 * size, 16 * size):  # the finer table when it saves a walk step
+            scale = cells / span
+            cell_of_grid = self._cell_of(self.grid, scale, cells)
+            walk = int(np.bincount(cell_of_grid, minlength=cells + 1).max())
+            if self._walk < 0 or walk < self._walk:
+                self._cells, self._scale, self._walk = cells, scale, walk
+                starts = np.searchsorted(cell_of_grid, np.arange(cells + 1), side="left")
+                self._start = starts.astype(np.int32)
 
-    def _cell(self, values: NDArray[np.float64]) -> NDArray[np.intp]:
+    def _cell_of(self, values: NDArray[np.float64], scale: float, cells: int) -> NDArray[np.int32]:
         cell = values - self._lo
-        cell *= self._scale
-        np.clip(cell, 0.0, float(self._cells), out=cell)
-        return cell.astype(np.intp)
+        cell *= scale
+        np.clip(cell, 0.0, float(cells), out=cell)
+        return cell.astype(np.int32)
+
+    def _below(self, values: NDArray[np.float64]) -> NDArray[np.integer]:
+        """Number of grid points strictly below each value."""
+        if self._walk < 0 or self._walk > _MAX_WALK:
+            return np.searchsorted(self.grid, values, side="left")
+        below = self._start[self._cell_of(values, self._scale, self._cells)]
+        for _ in range(self._walk):
+            below += self._padded[below] < values
+        return below
 
     def keys(self, values: NDArray[np.float64]) -> NDArray[np.intp]:
         """Return the key of every (finite) value."""
-        if self._walk < 0 or self._walk > _MAX_WALK:
-            below = np.searchsorted(self.grid, values, side="left")
-        else:
-            below = self._start[self._cell(values)]
-            for _ in range(self._walk):
-                below += self._padded[below] < values
+        below = self._below(values).astype(np.intp)
         key = 2 * below
         key += self._equal[below] == values
         return key
 
     def counts(self, values: NDArray[np.float64]) -> NDArray[np.int64]:
-        """Histogram of :meth:`keys` (length ``n_keys``)."""
-        return np.bincount(self.keys(values), minlength=self.n_keys).astype(np.int64)
+        """Histogram of :meth:`keys` (length ``n_keys``), without building the keys."""
+        below = self._below(values)
+        size = self.grid.size
+        at_or_above = np.bincount(below, minlength=size + 1)
+        equal = self._equal[below] == values
+        on_point = np.bincount(below[equal], minlength=size + 1) if equal.any() else None
+        out = np.zeros(self.n_keys, dtype=np.int64)
+        out[0::2] = at_or_above
+        if on_point is not None:
+            out[0::2] -= on_point
+            out[1::2] = on_point[:size]
+        return out

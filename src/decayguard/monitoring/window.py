@@ -54,16 +54,20 @@ class NumericWindow:
 
     @classmethod
     def of(cls, reference: NumericReference, values: NDArray[np.float64]) -> Self:
-        finite_mask = np.isfinite(values)
-        finite = values if finite_mask.all() else values[finite_mask]
-        locator = reference.locator
-        keys = locator.keys(finite)
-        counts = np.bincount(keys, minlength=locator.n_keys).astype(np.int64)
+        total = float(values.sum())
+        if np.isfinite(total):  # no NaN or inf (a finite sum proves it): skip the mask pass
+            finite = values
+        else:
+            finite = values[np.isfinite(values)]
+            total = float(finite.sum())
+        counts = reference.locator.counts(finite)
         below = above = 0.0
         if counts[0]:
-            below = float(counts[0] * reference.minimum - finite[keys == 0].sum())
+            outside = finite[finite < reference.minimum]
+            below = float(outside.size * reference.minimum - outside.sum())
         if counts[-1]:
-            above = float(finite[keys == locator.n_keys - 1].sum() - counts[-1] * reference.maximum)
+            outside = finite[finite > reference.maximum]
+            above = float(outside.sum() - outside.size * reference.maximum)
         empty = finite.size == 0
         return cls(
             name=reference.name,
@@ -71,7 +75,7 @@ class NumericWindow:
             n_missing=int(values.size - finite.size),
             minimum=float("nan") if empty else float(finite.min()),
             maximum=float("nan") if empty else float(finite.max()),
-            total=float(finite.sum()),
+            total=total,
             total_sq=float(np.dot(finite, finite)),
             below=below,
             above=above,
