@@ -16,3 +16,15 @@ def test_docstring_examples_run(name: str) -> None:
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0
     assert result.failed == 0
+
+
+def test_readme_python_examples_run() -> None:
+    from pathlib import Path
+
+    readme = Path(__file__).resolve().parents[1] / "README.md"
+    parser = doctest.DocTestParser()
+    test = parser.get_doctest(readme.read_text(), {}, "README.md", str(readme), 0)
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    runner.run(test)
+    assert test.examples, "the README has Python examples"
+    assert runner.failures == 0
