@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -101,3 +103,18 @@ def test_cusum_class_follows_the_vectorised_path() -> None:
         )
     expected = cusum_statistics(((0.9 - values) / 0.01)[None, :], 0.5)[0]
     assert np.allclose(path, expected, atol=1e-3)
+
+
+def test_cusum_state_round_trips_and_undefined_windows_do_not_reset_it() -> None:
+    test = CusumDecayTest("precision", 0.8)
+    for _ in range(3):
+        test.update(MetricEstimate("precision", 0.79, 0.77, 0.81, 900, "wilson"))
+    before = test.statistic_
+    assert 1.0 < before < 2.0
+    nan = float("nan")
+    test.update(MetricEstimate("precision", nan, nan, nan, 0, "wilson"))
+    assert test.statistic_ == before
+    assert "window 4 has no precision estimate" in test.reason_
+    loaded = CusumDecayTest.from_dict(json.loads(json.dumps(test.to_dict())))
+    assert loaded.to_dict() == test.to_dict()
+    assert loaded.update(MetricEstimate("precision", 0.7, 0.68, 0.72, 900, "wilson")).decayed_

@@ -305,8 +305,14 @@ class CusumDecayTest:
         quantile = float(stats.norm.ppf(0.5 + estimate.confidence / 2))
         se = max((estimate.upper - estimate.lower) / (2 * quantile), 1e-12)
         deficit = (self.threshold - estimate.value) if higher else (estimate.value - self.threshold)
-        self.statistic_ = max(0.0, self.statistic_ + deficit / se - self.allowance)
         self.n_windows_ += 1
+        if not (np.isfinite(deficit) and np.isfinite(se)):
+            if not self.decayed_:
+                self.reason_ = (
+                    f"not decayed: window {self.n_windows_} has no {self.metric} estimate"
+                )
+            return self  # an undefined window neither adds evidence nor resets it
+        self.statistic_ = max(0.0, self.statistic_ + deficit / se - self.allowance)
         if not self.decayed_ and self.statistic_ > self.limit:
             self.decayed_ = True
             self.reason_ = (
@@ -332,11 +338,28 @@ class CusumDecayTest:
             rule="cusum",
         )
 
-    def get_params(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
+        """Parameters and state, JSON-able: the monitor flow keeps the test across runs."""
         return {
-            "metric": self.metric,
-            "threshold": self.threshold,
-            "higher_is_better": self.higher_is_better,
-            "allowance": self.allowance,
-            "limit": self.limit,
+            "params": {
+                "metric": self.metric,
+                "threshold": self.threshold,
+                "higher_is_better": self.higher_is_better,
+                "allowance": self.allowance,
+                "limit": self.limit,
+            },
+            "state": {
+                "statistic": getattr(self, "statistic_", 0.0),
+                "n_windows": getattr(self, "n_windows_", 0),
+                "decayed": getattr(self, "decayed_", False),
+                "reason": getattr(self, "reason_", "not decayed: no window yet"),
+            },
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CusumDecayTest:
+        test = cls(**data["params"])
+        state = data["state"]
+        test.statistic_, test.n_windows_ = float(state["statistic"]), int(state["n_windows"])
+        test.decayed_, test.reason_ = bool(state["decayed"]), str(state["reason"])
+        return test
