@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -80,3 +82,29 @@ def test_champion_handles_an_unseen_employment_level(champion: Pipeline) -> None
         ]
     )
     assert champion.predict_proba(row).shape == (1, 2)
+
+
+def test_champion_round_trips_through_skops_trusting_only_its_encoder(
+    champion: Pipeline, simulation: Simulation, tmp_path: Path
+) -> None:
+    import skops.io as sio
+
+    sio.dump(champion, tmp_path / "model.skops")
+    untrusted = sio.get_untrusted_types(file=tmp_path / "model.skops")
+    assert untrusted == ["decayguard.sim.training.LoanFeatureEncoder"]
+    loaded = sio.load(tmp_path / "model.skops", trusted=untrusted)
+    rows = simulation.live_frame().head(200)[list(FEATURE_NAMES)]
+    np.testing.assert_array_equal(loaded.predict_proba(rows), champion.predict_proba(rows))
+
+
+def test_encoder_names_its_output_columns_and_missing_inputs(champion: Pipeline) -> None:
+    encoder = champion.named_steps["encode"]
+    assert list(encoder.get_feature_names_out())[:4] == [
+        "employment_salaried",
+        "employment_self_employed",
+        "employment_unemployed",
+        "employment_retired",
+    ]
+    with pytest.raises(InputValidationError) as error:
+        champion.predict(pd.DataFrame({"income": [1.0]}))
+    assert error.value.field == "debt_ratio"

@@ -26,7 +26,6 @@ from decayguard.sim.labels import LabelDelay
 from decayguard.sim.population import (
     EMPLOYMENT_LEVELS,
     FEATURE_NAMES,
-    LABEL_COLUMN,
     default_probability,
 )
 from decayguard.sim.reviewer import ReviewAnswer, SimulatedReviewer
@@ -40,7 +39,7 @@ from decayguard.sim.traffic import (
     to_v2_batch_request,
     to_v2_request,
 )
-from decayguard.sim.training import build_pipeline, train_model
+from decayguard.sim.training import LoanFeatureEncoder, build_pipeline, train_model
 from decayguard.sim.truth import GroundTruth
 
 __all__ = [
@@ -48,9 +47,9 @@ __all__ = [
     "FEATURE_HISTORY_FILE",
     "FEATURE_HISTORY_SCHEMA",
     "FEATURE_NAMES",
-    "LABEL_COLUMN",
     "GroundTruth",
     "LabelDelay",
+    "LoanFeatureEncoder",
     "LoanScenario",
     "Onset",
     "ReplayReport",

@@ -98,7 +98,7 @@ class LoanScenario:
     """Simulated days in total, history included."""
     history_days: int = 7
     """Days before deployment whose rows form the training/reference frame."""
-    requests_per_day: float = 600.0
+    requests_per_day: float = 400.0
     """Mean requests on an average day (weekends are quieter, weekdays busier)."""
     covariate_day: float | None = 14.0
     """Day the recession begins (``None``: no covariate drift)."""
@@ -287,7 +287,7 @@ class LoanScenario:
         ).as_unit("us")
 
     def simulate(self) -> Simulation:
-        """Draw the whole scenario (vectorized; the default 28 days are ~17,000 rows)."""
+        """Draw the whole scenario (vectorized; the default 28 days are ~11,000 rows)."""
         from decayguard.sim.simulation import Simulation
 
         return Simulation.draw(self)
