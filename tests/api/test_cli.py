@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -17,6 +17,7 @@ import pytest
 import yaml
 from api_support import MODEL, TOKEN, applicant_predictions
 
+from decayguard.cli import main
 from decayguard.store import (
     create_store_engine,
     current_labels,
@@ -25,6 +26,7 @@ from decayguard.store import (
     upgrade,
 )
 
+CliRunner = Callable[..., tuple[int, str, str]]
 DECAYGUARD = str(Path(sys.executable).with_name("decayguard"))
 ENV = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
 
@@ -51,12 +53,35 @@ def project(tmp_path: Path) -> Path:
 
 
 def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """The console script in its own process."""
     return subprocess.run(
         [DECAYGUARD, *args], cwd=cwd, env=ENV, capture_output=True, text=True, timeout=120
     )
 
 
-def test_labels_import_csv_then_parquet_corrections(project: Path) -> None:
+@pytest.fixture
+def cli(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Callable[..., tuple[int, str, str]]:
+    """The same entry point (`decayguard.cli.main`, error boundary included) in-process:
+    a new process costs seconds of imports on a busy machine."""
+
+    def run(*args: str, cwd: Path) -> tuple[int, str, str]:
+        monkeypatch.chdir(cwd)
+        monkeypatch.setattr(sys, "argv", ["decayguard", *args])
+        capsys.readouterr()
+        try:
+            main()
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+def test_labels_import_csv_then_parquet_corrections(project: Path, cli: CliRunner) -> None:
     csv = project / "labels.csv"
     pd.DataFrame(
         {
@@ -71,14 +96,15 @@ def test_labels_import_csv_then_parquet_corrections(project: Path) -> None:
     assert "4 labels: 3 new, 0 corrected, 0 already known" in done.stdout
     assert "unknown prediction ids (1): ghost" in done.stderr
 
-    again = _run("labels", "import", str(csv), "--project", str(project), cwd=project.parent)
-    assert "4 labels: 0 new, 0 corrected, 3 already known" in again.stdout
+    code, out, _ = cli("labels", "import", str(csv), "--project", str(project), cwd=project.parent)
+    assert code == 0
+    assert "4 labels: 0 new, 0 corrected, 3 already known" in out
 
     parquet = project / "fixes.parquet"
     pd.DataFrame({"prediction_id": ["req-0000"], "default": [0]}).to_parquet(parquet)
-    fixed = _run("labels", "import", "fixes.parquet", "--json", cwd=project)
-    assert fixed.returncode == 0, fixed.stderr
-    assert '"corrected": 1' in fixed.stdout
+    code, out, err = cli("labels", "import", "fixes.parquet", "--json", cwd=project)
+    assert code == 0, err
+    assert '"corrected": 1' in out
 
     engine = create_store_engine(f"sqlite:///{project}/.decayguard/store.db")
     labels = current_labels(engine, MODEL).set_index("label_key")
@@ -87,18 +113,18 @@ def test_labels_import_csv_then_parquet_corrections(project: Path) -> None:
     assert label_history(engine, MODEL, "p:req-0000")["value"].tolist() == ["1", "0"]
     engine.dispose()
 
-    strict = _run("labels", "import", "labels.csv", "--fail-on-unknown", cwd=project)
-    assert strict.returncode == 1
+    code, _, _ = cli("labels", "import", "labels.csv", "--fail-on-unknown", cwd=project)
+    assert code == 1
 
 
-def test_labels_import_refuses_a_bad_file_with_one_line(project: Path) -> None:
+def test_labels_import_refuses_a_bad_file_with_one_line(project: Path, cli: CliRunner) -> None:
     bad = project / "bad.csv"
     bad.write_text("prediction_id,default\nreq-0000,1\nreq-0001,maybe\n")
-    done = _run("labels", "import", "bad.csv", cwd=project)
-    assert done.returncode == 2
-    assert "Traceback" not in done.stderr
-    assert "bad.csv: line 3.default" in done.stderr
-    assert "'maybe' is not one of the labels" in done.stderr
+    code, _, err = cli("labels", "import", "bad.csv", cwd=project)
+    assert code == 2
+    assert "bad.csv: line 3.default" in err
+    assert "'maybe' is not one of the labels" in err
+    assert len(err.strip().splitlines()) == 1
     engine = create_store_engine(f"sqlite:///{project}/.decayguard/store.db")
     assert current_labels(engine, MODEL).empty  # nothing of a refused file is stored
     engine.dispose()
@@ -184,16 +210,15 @@ def _non_loopback_address() -> str | None:
     return None if address.startswith("127.") else address
 
 
-def test_decayguard_api_refuses_an_unmigrated_store(tmp_path: Path) -> None:
+def test_decayguard_api_refuses_an_unmigrated_store(tmp_path: Path, cli: CliRunner) -> None:
     folder = _write_project(tmp_path / "fresh")
-    done = _run("api", "--port", str(_free_port()), cwd=folder)
-    assert done.returncode == 2
-    assert "decayguard store upgrade" in done.stderr
-    assert "Traceback" not in done.stderr
+    code, _, err = cli("api", "--port", str(_free_port()), cwd=folder)
+    assert code == 2
+    assert "decayguard store upgrade" in err
 
 
-def test_decayguard_api_names_a_bad_config_key(tmp_path: Path) -> None:
+def test_decayguard_api_names_a_bad_config_key(tmp_path: Path, cli: CliRunner) -> None:
     folder = _write_project(tmp_path / "typo", protect_reeds=True)
-    done = _run("api", cwd=folder)
-    assert done.returncode == 2
-    assert "api.protect_reeds: unknown key" in done.stderr
+    code, _, err = cli("api", cwd=folder)
+    assert code == 2
+    assert "api.protect_reeds: unknown key" in err
