@@ -30,6 +30,7 @@ from decayguard.sim.population import (
 )
 from decayguard.sim.reviewer import ReviewAnswer, SimulatedReviewer
 from decayguard.sim.scenario import LoanScenario, Onset
+from decayguard.sim.scoring import Alarm, AlarmScore, score_alarms
 from decayguard.sim.simulation import Simulation
 from decayguard.sim.traffic import (
     ReplayReport,
@@ -42,7 +43,10 @@ from decayguard.sim.traffic import (
 from decayguard.sim.training import LoanFeatureEncoder, build_pipeline, train_model
 from decayguard.sim.truth import GroundTruth
 
-__all__ = [
+# Plain sorted() order, as tests/test_package.py checks (ruff's RUF022 would put constants first).
+__all__ = [  # noqa: RUF022
+    "Alarm",
+    "AlarmScore",
     "EMPLOYMENT_LEVELS",
     "FEATURE_HISTORY_FILE",
     "FEATURE_HISTORY_SCHEMA",
@@ -61,6 +65,7 @@ __all__ = [
     "default_probability",
     "replay_traffic",
     "replay_traffic_async",
+    "score_alarms",
     "to_v2_batch_request",
     "to_v2_request",
     "train_model",
