@@ -21,13 +21,12 @@ from decayguard.store import review_history
 RUNS, POPULATION, SHARE = 500, 4000, 0.05
 
 
-def test_weighted_review_accuracy_is_unbiased_and_the_naive_mean_is_not() -> None:
-    """500 seeded worlds: calibrated loan-default scores, truth drawn from them, an
-    uncertainty-weighted review sample of 5%. The Hajek estimate's mean error is within
-    +-0.01 of each world's true accuracy; the plain mean of the sample is far below it
-    (it over-represents predictions near the boundary, where the model is often wrong)."""
+def _simulate(strategy: str) -> dict[str, float]:
+    """500 seeded worlds: calibrated loan-default scores, truth drawn from them, a 5% review
+    sample drawn by ``strategy``; the weighted and naive errors against each world's truth."""
     reference = np.random.default_rng(12345).beta(1.2, 3.0, 20_000)
-    sampler = ReviewSampler("uncertainty", ReviewBudget(share=SHARE)).fit(reference)
+    ref_classes = ["1" if s >= 0.5 else "0" for s in reference]
+    sampler = ReviewSampler(strategy, ReviewBudget(share=SHARE)).fit(reference, ref_classes)
     weighted_errors, naive_errors, covered, sizes = [], [], [], []
     for seed in range(RUNS):
         rng = np.random.default_rng(seed)
@@ -35,7 +34,7 @@ def test_weighted_review_accuracy_is_unbiased_and_the_naive_mean_is_not() -> Non
         truth = np.where(rng.random(POPULATION) < score, "1", "0")
         prediction = np.where(score >= 0.5, "1", "0")
         true_accuracy = float(np.mean(truth == prediction))
-        p = sampler.inclusion_probabilities(score)
+        p = sampler.inclusion_probabilities(score, list(prediction))
         sampled = ReviewSampler.draws(p, rng)
         estimate = estimate_reviewed_metrics(truth[sampled], prediction[sampled], p[sampled])
         accuracy = estimate["accuracy"]
@@ -43,11 +42,32 @@ def test_weighted_review_accuracy_is_unbiased_and_the_naive_mean_is_not() -> Non
         naive_errors.append(float(np.mean(truth[sampled] == prediction[sampled])) - true_accuracy)
         covered.append(accuracy.lower <= true_accuracy <= accuracy.upper)
         sizes.append(int(sampled.sum()))
-    assert abs(np.mean(weighted_errors)) <= 0.01
-    assert np.mean(naive_errors) < -0.04  # visibly biased: ~ -0.07 here
-    assert abs(np.mean(naive_errors)) > 10 * abs(np.mean(weighted_errors))
-    assert 0.92 <= np.mean(covered) <= 0.98  # the 95% interval holds its level
-    assert np.mean(sizes) == pytest.approx(SHARE * POPULATION, rel=0.02)  # budget kept
+    return {
+        "weighted_bias": float(np.mean(weighted_errors)),
+        "naive_bias": float(np.mean(naive_errors)),
+        "coverage": float(np.mean(covered)),
+        "mean_sample": float(np.mean(sizes)),
+    }
+
+
+def test_weighted_review_accuracy_is_unbiased_and_the_naive_mean_is_not() -> None:
+    """Uncertainty-weighted sampling: the Hajek estimate's mean error over 500 runs is
+    within +-0.01 of the true accuracy; the plain mean of the same samples is far below it
+    (it over-represents predictions near the boundary, where the model is often wrong)."""
+    result = _simulate("uncertainty")
+    assert abs(result["weighted_bias"]) <= 0.01
+    assert result["naive_bias"] < -0.04  # visibly biased: about -0.07 here
+    assert abs(result["naive_bias"]) > 10 * abs(result["weighted_bias"])
+    assert 0.92 <= result["coverage"] <= 0.98  # the 95% interval holds its level
+    assert result["mean_sample"] == pytest.approx(SHARE * POPULATION, rel=0.02)  # budget kept
+
+
+@pytest.mark.parametrize("strategy", ["uniform", "stratified"])
+def test_weighted_review_accuracy_is_unbiased_under_every_strategy(strategy: str) -> None:
+    result = _simulate(strategy)
+    assert abs(result["weighted_bias"]) <= 0.01
+    assert 0.92 <= result["coverage"] <= 0.98
+    assert result["mean_sample"] == pytest.approx(SHARE * POPULATION, rel=0.02)
 
 
 def test_queue_serves_sampled_predictions_oldest_first_with_progress(
