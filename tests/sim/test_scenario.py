@@ -11,7 +11,7 @@ from scipy.stats import ks_2samp
 from sklearn.metrics import accuracy_score
 from sklearn.pipeline import Pipeline
 
-from decayguard.sim import FEATURE_NAMES, LoanScenario, Simulation
+from decayguard.sim import FEATURE_NAMES, LoanScenario, Simulation, train_model
 
 
 def _days(sim: Simulation, first: float, last: float) -> pd.DataFrame:
@@ -110,6 +110,26 @@ def test_the_champion_loses_accuracy_after_the_concept_onset_only(
     assert abs(recession - stable) < 0.04  # covariate drift alone is not a decay
     assert shocked < 0.70
     assert stable - shocked > 0.15
+
+
+def test_the_recession_shows_in_the_predictions(simulation: Simulation, champion: Pipeline) -> None:
+    def positive_rate(first: float, last: float) -> float:
+        return float(champion.predict(_days(simulation, first, last)[list(FEATURE_NAMES)]).mean())
+
+    assert abs(positive_rate(7, 14) - positive_rate(0, 7)) < 0.03
+    assert positive_rate(16, 21) - positive_rate(7, 14) > 0.15
+
+
+def test_the_small_scenario_tells_the_same_story() -> None:
+    sim = LoanScenario.small(seed=7).simulate()
+    model = train_model(sim.reference_frame())
+
+    def accuracy(first: float, last: float) -> float:
+        rows = _days(sim, first, last)
+        return float(accuracy_score(rows["default"], model.predict(rows[list(FEATURE_NAMES)])))
+
+    assert accuracy(4, 10.5) > 0.84
+    assert accuracy(11, 14) < 0.70
 
 
 def test_a_scenario_without_onsets_stays_stable() -> None:
