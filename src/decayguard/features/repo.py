@@ -7,6 +7,8 @@ process, with usage telemetry off.
 
 from __future__ import annotations
 
+import math
+import time
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -53,12 +55,22 @@ class FeatureRepo:
     """The Feast feature repo at ``path`` (holding ``feature_store.yaml``).
 
     ``feature_service`` is the service training sets and online lookups read by default.
+    Online lookups reuse a feature service's definition for ``service_cache_seconds`` (the
+    way ``feast serve`` reuses its registry); training sets always read the registry.
     """
 
-    def __init__(self, path: str | Path, *, feature_service: str | None = None) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        feature_service: str | None = None,
+        service_cache_seconds: float = 60.0,
+    ) -> None:
         self.path = Path(path).resolve()
         self.feature_service = feature_service
+        self.service_cache_seconds = service_cache_seconds
         self._store: FeatureStore | None = None
+        self._services: dict[str, tuple[float, FeatureService]] = {}
 
     @classmethod
     def from_config(cls, cfg: DecayguardConfig, *, sync_yaml: bool = True) -> FeatureRepo:
@@ -92,13 +104,21 @@ class FeatureRepo:
         """The Feast project name."""
         return str(self.store.project)
 
-    def service(self, name: str | None = None) -> FeatureService:
-        """The Feast feature service ``name`` (default: this repo's)."""
+    def service(self, name: str | None = None, *, cached: bool = False) -> FeatureService:
+        """The Feast feature service ``name`` (default: this repo's).
+
+        ``cached`` reads it from Feast's registry cache (refreshed by :meth:`apply` and every
+        ``cache_ttl_seconds``) instead of the registry itself: what online lookups want.
+        """
         name = name or self.feature_service
         if name is None:
             raise ConfigError("features.feature_service: no feature service configured")
+        if cached:
+            fetched_at, service = self._services.get(name, (-math.inf, None))
+            if service is not None and time.monotonic() - fetched_at < self.service_cache_seconds:
+                return service
         try:
-            return self.store.get_feature_service(name)
+            service = self.store.get_feature_service(name, allow_cache=cached)
         except Exception as exc:
             if type(exc).__name__ == "FeatureServiceNotFoundException":
                 raise ConfigError(
@@ -106,6 +126,8 @@ class FeatureRepo:
                     "(run `decayguard features apply`)"
                 ) from exc
             raise ServiceError(f"Feast registry of {self.path}: {exc}") from exc
+        self._services[name] = (time.monotonic(), service)
+        return service
 
     def schema(self, name: str | None = None) -> ServiceSchema:
         """Join keys, features, definition version and sources of a feature service."""
@@ -156,6 +178,7 @@ class FeatureRepo:
     def apply(self) -> str:
         """Register the repo's definitions with ``feast apply``; returns Feast's output."""
         output = run_feast(self.path, ["apply"])
+        self._services.clear()
         if self._store is not None:
             store: Any = self._store  # Feast leaves this method unannotated
             store.refresh_registry()
@@ -190,7 +213,7 @@ class FeatureRepo:
         """Latest materialized feature values, one list per column, in ``entity_rows`` order."""
         if not entity_rows:
             raise InputValidationError("entity_rows", "at least one entity row is needed")
-        service = self.service(feature_service)
+        service = self.service(feature_service, cached=True)
         try:
             response = self.store.get_online_features(
                 features=service, entity_rows=[dict(row) for row in entity_rows]
