@@ -76,7 +76,7 @@ class NumericWindow:
             minimum=float("nan") if empty else float(finite.min()),
             maximum=float("nan") if empty else float(finite.max()),
             total=total,
-            total_sq=float(np.dot(finite, finite)),
+            total_sq=float(np.einsum("i,i->", finite, finite)),  # no BLAS threads
             below=below,
             above=above,
         )
