@@ -8,6 +8,7 @@ admin actions) are added with ``app.include_router`` on the returned app.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -132,6 +133,7 @@ def create_app(config: DecayguardConfig, *, engine: Engine | None = None) -> Fas
     )
     app.state.config = config
     app.state.engine = store
+    app.state.label_lock = threading.Lock()
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(InputValidationError, _input_error)

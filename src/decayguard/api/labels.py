@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import pandas as pd
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from decayguard.api.auth import ReadAccess, WriteAccess
@@ -96,7 +96,9 @@ class PredictionLabelOut(BaseModel):
     response_model=LabelReportOut,
     summary="Deliver ground-truth labels",
 )
-def post_labels(batch: LabelBatchIn, config: ConfigDep, engine: EngineDep) -> dict[str, Any]:
+def post_labels(
+    batch: LabelBatchIn, request: Request, config: ConfigDep, engine: EngineDep
+) -> dict[str, Any]:
     """Store labels, joined by prediction id or by entity key and event time.
 
     The answer accounts for every label: inserted, corrected (the new value wins and the
@@ -113,7 +115,10 @@ def post_labels(batch: LabelBatchIn, config: ConfigDep, engine: EngineDep) -> di
         where="labels[{index}]",
         allowed_values=label_values(config),
     )
-    return import_labels(engine, records).to_dict()
+    # One delivery at a time per API process: the store's read-then-write of a label key
+    # has no unique constraint to settle two concurrent deliveries of the same key.
+    with request.app.state.label_lock:
+        return import_labels(engine, records).to_dict()
 
 
 @router.get(
