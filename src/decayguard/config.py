@@ -95,6 +95,10 @@ class FeaturesConfig(_Section):
     (``None``: all history)."""
     half_life_days: float = Field(default=30.0, gt=0)
     """Half-life of the ``recency_weighted`` window: a label this many days old weighs 0.5."""
+    created_timestamp_column: str | None = None
+    """Column of the offline source saying when each row was written. With it, a training
+    row never sees a value written after its label's time (backfills, late corrections);
+    ``None``: rows count from their event time. Used when scaffolding the feature repo."""
 
 
 class MonitoringConfig(_Section):
