@@ -159,6 +159,18 @@ def test_csv_and_parquet_files_give_the_same_records(tmp_path: Path) -> None:
     assert from_csv[0].source == "file:labels.csv"
 
 
+def test_numpy_scalars_from_parquet_become_the_same_text(tmp_path: Path) -> None:
+    path = tmp_path / "labels.parquet"
+    pd.DataFrame({"prediction_id": ["a", "b", "c"], "default": [True, False, True]}).to_parquet(
+        path
+    )
+    assert [r.value for r in read_label_file(path, model_name=MODEL, columns=COLUMNS)] == [
+        "1",
+        "0",
+        "1",
+    ]
+
+
 def test_bad_file_rows_name_file_and_line(tmp_path: Path) -> None:
     path = tmp_path / "labels.csv"
     path.write_text("prediction_id,default\nreq-1,1\nreq-2,\n")

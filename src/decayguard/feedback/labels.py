@@ -127,6 +127,8 @@ _INTEGRAL_FLOAT = re.compile(r"-?\d+\.0+")
 def _value_text(value: Any) -> str:
     """A label or entity key as text: ``1``, ``1.0``, ``"1.0"`` and ``"1"`` are the same
     (integers that went through a float column, as CSV exports often do)."""
+    if hasattr(value, "item") and not isinstance(value, str):  # numpy scalars
+        value = value.item()
     if isinstance(value, bool):
         return str(int(value))
     if isinstance(value, float) and value.is_integer():
