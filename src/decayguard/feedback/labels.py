@@ -259,12 +259,15 @@ def label_records_from_rows(
             records.append(_record(row, at, cols, model_name, source, allowed_values))
         except InputValidationError as exc:
             errors.append(exc)
+    if len(errors) == 1:
+        raise errors[0]
     if errors:
         first = errors[0]
-        more = "; ".join(str(e) for e in errors[1:_MAX_LISTED_ERRORS])
-        suffix = f" (and {len(errors) - 1} more: {more}{'...' if len(errors) > 5 else ''})"
+        listed = "; ".join(str(e) for e in errors[1:_MAX_LISTED_ERRORS])
+        unlisted = "; ..." if len(errors) > _MAX_LISTED_ERRORS else ""
+        message = str(first).removeprefix(f"input {first.field!r}: ")
         raise InputValidationError(
-            first.field, str(first).split(": ", 1)[1] + (suffix if len(errors) > 1 else "")
+            first.field, f"{message} (and {len(errors) - 1} more: {listed}{unlisted})"
         )
     return records
 
@@ -319,8 +322,6 @@ def read_label_file(
                 "file", f"{p}: unsupported label file type {suffix!r} (use .csv or .parquet)"
             )
     except (OSError, ValueError, pd.errors.ParserError) as exc:
-        if isinstance(exc, InputValidationError):
-            raise
         raise InputValidationError("file", f"{p}: cannot read labels: {exc}") from exc
     escaped = str(p).replace("{", "{{").replace("}", "}}")
     return label_records_from_frame(
