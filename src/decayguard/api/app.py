@@ -18,6 +18,7 @@ from fastapi import FastAPI, Request, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy.engine import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -27,7 +28,25 @@ from decayguard.errors import DecayguardError, InputValidationError, StoreError
 from decayguard.feedback.review import PredictionNotFound
 from decayguard.store import create_store_engine, ensure_schema
 
-__all__ = ["create_app", "field_path"]
+__all__ = ["ErrorOut", "create_app", "field_path"]
+
+
+class ErrorOut(BaseModel):
+    """Every error answer: a one-line ``error``, the offending ``field`` when there is one,
+    and the full validation ``detail`` for 422s."""
+
+    error: str
+    field: str | None = None
+    detail: Any = None
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorOut, "description": "Missing or invalid bearer token"},
+    403: {"model": ErrorOut, "description": "No api.token configured for this endpoint"},
+    404: {"model": ErrorOut, "description": "Unknown prediction id"},
+    422: {"model": ErrorOut, "description": "Invalid request; `field` names the culprit"},
+    503: {"model": ErrorOut, "description": "The store is unavailable"},
+}
 
 
 def field_path(loc: Sequence[Any]) -> str:
@@ -146,12 +165,8 @@ def create_app(config: DecayguardConfig, *, engine: Engine | None = None) -> Fas
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    for router in (
-        labels.router,
-        reviews.router,
-        performance.router,
-        pages.router,
-        metrics.router,
-    ):
+    for router in (labels.router, reviews.router, performance.router):
+        app.include_router(router, responses=ERROR_RESPONSES)
+    for router in (pages.router, metrics.router):
         app.include_router(router)
     return app
