@@ -28,6 +28,8 @@ def test_openapi_schema_lists_every_route_and_protects_writes(api: ApiFactory) -
     assert paths["/api/v1/labels"]["post"]["security"] == [{"bearer": []}]
     assert paths["/api/v1/reviews"]["post"]["security"] == [{"bearer": []}]
     assert schema["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    invalid = paths["/api/v1/labels"]["post"]["responses"]["422"]
+    assert invalid["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorOut")
 
 
 def test_writes_need_the_bearer_token(api: ApiFactory, seeded: list[PredictionRecord]) -> None:
