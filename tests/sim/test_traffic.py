@@ -46,7 +46,10 @@ print(json.dumps(out))
 
 def _single(row: pd.Series) -> dict[str, object]:
     return to_v2_request(
-        row.to_dict(), row["request_id"], row["event_timestamp"], entity_key=row["applicant_id"]
+        row.to_dict(),
+        row["request_id"],
+        row["event_timestamp"],
+        entity_key=int(row["applicant_id"]),
     )
 
 
@@ -63,21 +66,25 @@ def test_requests_validate_and_decode_in_mlserver(simulation: Simulation, tmp_pa
     )
     assert done.returncode == 0, done.stderr
     decoded = json.loads(done.stdout)
-    expected_rows = rows[list(FEATURE_NAMES)].astype(object).values.tolist()
+    columns = [*FEATURE_NAMES, "applicant_id"]
+    expected_rows = rows[columns].astype(object).values.tolist()
     for (_, row), got in zip(rows.iterrows(), decoded[:-1], strict=True):
         assert got["id"] == row["request_id"]
-        assert got["columns"] == list(FEATURE_NAMES)
-        assert got["dtypes"] == ["float64"] * 5 + ["object"]
-        assert got["params"]["event_time"] == row["event_timestamp"].isoformat()
+        assert got["columns"] == columns
+        assert got["dtypes"] == ["float64"] * 5 + ["object", "int64"]
+        assert got["params"] == {
+            "content_type": "pd",
+            "event_time": row["event_timestamp"].isoformat(),
+        }
         assert datetime.fromisoformat(got["params"]["event_time"]) == row["event_timestamp"]
-        assert got["params"]["entity_key"] == str(row["applicant_id"])
     for got, expected in zip(decoded[:-1], expected_rows, strict=True):
         assert got["rows"] == [expected]
     batch = decoded[-1]
+    assert batch["id"] == "batch-1"
     assert batch["rows"] == expected_rows
     assert batch["params"]["prediction_ids"] == rows["request_id"].tolist()
-    assert batch["params"]["entity_keys"] == [str(a) for a in rows["applicant_id"]]
-    assert len(batch["params"]["event_times"]) == len(rows)
+    times = [datetime.fromisoformat(t) for t in batch["params"]["event_times"]]
+    assert times == rows["event_timestamp"].tolist()
 
 
 @pytest.mark.parametrize(
@@ -122,6 +129,7 @@ def test_replay_through_mlserver_matches_the_model(
     assert report.failures == 0
     frame = report.to_frame()
     assert frame["request_id"].tolist() == rows["request_id"].tolist()
+    assert frame["prediction_id"].tolist() == rows["request_id"].tolist()  # MLServer kept ids
     expected = champion.predict(rows[list(FEATURE_NAMES)])
     assert frame["prediction"].astype(int).tolist() == expected.tolist()
     proba = np.array([r.outputs["predict_proba"] for r in report.results])
@@ -129,7 +137,10 @@ def test_replay_through_mlserver_matches_the_model(
 
     batched = replay_traffic(mlserver_url, MODEL_NAME, rows, concurrency=2, batch_size=32)
     assert batched.failures == 0
+    assert [r.request_id for r in batched.results] == rows["request_id"].tolist()
     assert [r.prediction for r in batched.results] == [r.prediction for r in report.results]
+    # The built-in runtime has no per-row prediction_id output: unknown in a batch.
+    assert {r.prediction_id for r in batched.results} == {None}
 
 
 def test_mlserver_keeps_the_simulator_request_id(simulation: Simulation, mlserver_url: str) -> None:

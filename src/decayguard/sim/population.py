@@ -29,6 +29,8 @@ NUMERIC_FEATURES: Final = FEATURE_NAMES[:5]
 CATEGORICAL_FEATURES: Final = ("employment",)
 EMPLOYMENT_LEVELS: Final = ("salaried", "self_employed", "unemployed", "retired")
 """The categories of ``employment``; the model must accept every one of them."""
+ENTITY_KEY: Final = "applicant_id"
+"""The entity key: one applicant per application, the Feast join key."""
 LABEL_COLUMN: Final = "default"
 """Name of the ground-truth column; its delivered values are ``"0"`` and ``"1"``."""
 

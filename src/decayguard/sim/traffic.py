@@ -10,14 +10,15 @@ The request shape is a contract with the serving runtime; it is documented in
     ...                      entity_key=1000001)
     >>> body["id"]
     'loan-s7-0000001'
-    >>> body["parameters"]  # doctest: +NORMALIZE_WHITESPACE
-    {'content_type': 'pd', 'event_time': '2026-10-12T09:30:00+00:00',
-     'entity_key': '1000001'}
+    >>> body["parameters"]
+    {'content_type': 'pd', 'event_time': '2026-10-12T09:30:00+00:00'}
     >>> body["inputs"][0]
     {'name': 'income', 'datatype': 'FP64', 'shape': [1, 1], 'data': [52000.0]}
     >>> body["inputs"][5]  # doctest: +NORMALIZE_WHITESPACE
     {'name': 'employment', 'datatype': 'BYTES', 'shape': [1, 1], 'data': ['salaried'],
      'parameters': {'content_type': 'str'}}
+    >>> body["inputs"][6]
+    {'name': 'applicant_id', 'datatype': 'INT64', 'shape': [1, 1], 'data': [1000001]}
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ import httpx
 import pandas as pd
 
 from decayguard.errors import InputValidationError
-from decayguard.sim.population import CATEGORICAL_FEATURES, FEATURE_NAMES
+from decayguard.sim.population import CATEGORICAL_FEATURES, ENTITY_KEY, FEATURE_NAMES
 
 _RETRY_STATUS = frozenset({502, 503, 504})
 
@@ -73,23 +74,40 @@ def _outputs(outputs: Sequence[str]) -> dict[str, Any]:
     return {"outputs": [{"name": o} for o in outputs]} if outputs else {}
 
 
+def _entity_column(values: Sequence[Any]) -> dict[str, Any]:
+    keys = [_plain(v) for v in values]
+    if all(isinstance(k, int) and not isinstance(k, bool) for k in keys):
+        return {"name": ENTITY_KEY, "datatype": "INT64", "shape": [len(keys), 1], "data": keys}
+    if all(isinstance(k, str) and k for k in keys):
+        return {
+            "name": ENTITY_KEY,
+            "datatype": "BYTES",
+            "shape": [len(keys), 1],
+            "data": keys,
+            "parameters": {"content_type": "str"},
+        }
+    raise InputValidationError(ENTITY_KEY, f"entity keys must be integers or strings: {keys[:3]}")
+
+
 def to_v2_request(
     row: Mapping[str, Any],
     request_id: str,
     event_time: datetime | pd.Timestamp | None,
     *,
-    entity_key: object | None = None,
+    entity_key: int | str | None = None,
     outputs: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The V2 inference request (a JSON-ready dict) scoring one applicant.
 
     ``request_id`` becomes the request ``id``, which the serving runtime logs as
-    the prediction id; ``event_time`` (simulated time) and ``entity_key`` go into
-    the request ``parameters``. ``content_type: "pd"`` lets MLServer decode the
-    inputs as one DataFrame with a column per feature. ``outputs`` optionally
-    names the outputs to return (for the built-in sklearn runtime:
-    ``"predict"``, ``"predict_proba"``). A missing or malformed feature raises
-    :class:`~decayguard.errors.InputValidationError` naming it.
+    the prediction id; ``event_time`` (simulated time) goes into the request
+    ``parameters``; ``entity_key`` is sent as one more input, ``applicant_id``
+    (the runtime logs it, and could look missing features up with it).
+    ``content_type: "pd"`` lets MLServer decode the inputs as one DataFrame with a
+    column per input. ``outputs`` optionally names the outputs to return (for the
+    built-in sklearn runtime: ``"predict"``, ``"predict_proba"``). A missing or
+    malformed feature raises :class:`~decayguard.errors.InputValidationError`
+    naming it.
     """
     missing = [f for f in FEATURE_NAMES if f not in row]
     if missing:
@@ -97,14 +115,19 @@ def to_v2_request(
     parameters: dict[str, Any] = {"content_type": "pd"}
     if event_time is not None:
         parameters["event_time"] = _iso(event_time)
+    inputs = [_column(f, [_plain(row[f])]) for f in FEATURE_NAMES]
     if entity_key is not None:
-        parameters["entity_key"] = str(entity_key)
-    return {
-        "id": request_id,
-        "parameters": parameters,
-        "inputs": [_column(f, [_plain(row[f])]) for f in FEATURE_NAMES],
-        **_outputs(outputs),
-    }
+        inputs.append(_entity_column([entity_key]))
+    return {"id": request_id, "parameters": parameters, "inputs": inputs, **_outputs(outputs)}
+
+
+def batch_request_id(first_request_id: str, n_rows: int) -> str:
+    """The id of a batch request: ``batch-<first row's id>-<rows>``.
+
+    >>> batch_request_id("loan-s7-0000100", 32)
+    'batch-loan-s7-0000100-32'
+    """
+    return f"batch-{first_request_id}-{n_rows}"
 
 
 def to_v2_batch_request(
@@ -113,13 +136,13 @@ def to_v2_batch_request(
     """One V2 request scoring several simulated rows (``request_id``, ``applicant_id``,
     ``event_timestamp`` and the features, as in :attr:`Simulation.frame`).
 
-    Per-row identity travels in list parameters, one element per row:
-    ``prediction_ids``, ``entity_keys`` and ``event_times``; the request ``id`` is
-    the batch's own id.
+    Inputs have shape ``[n, 1]``, ``applicant_id`` included. Per-row identity that
+    is not an input travels in list parameters, one element per row:
+    ``prediction_ids`` (the simulator's request ids) and ``event_times``.
     """
     if rows.empty:
         raise InputValidationError("inputs", "a batch needs at least one row")
-    missing = [c for c in ("request_id", "applicant_id", "event_timestamp") if c not in rows]
+    missing = [c for c in ("request_id", ENTITY_KEY, "event_timestamp") if c not in rows]
     missing += [f for f in FEATURE_NAMES if f not in rows]
     if missing:
         raise InputValidationError(missing[0], "column missing from the batch")
@@ -128,10 +151,12 @@ def to_v2_batch_request(
         "parameters": {
             "content_type": "pd",
             "prediction_ids": [str(v) for v in rows["request_id"]],
-            "entity_keys": [str(v) for v in rows["applicant_id"]],
             "event_times": [_iso(t) for t in rows["event_timestamp"]],
         },
-        "inputs": [_column(f, [_plain(v) for v in rows[f]]) for f in FEATURE_NAMES],
+        "inputs": [
+            *(_column(f, [_plain(v) for v in rows[f]]) for f in FEATURE_NAMES),
+            _entity_column(list(rows[ENTITY_KEY])),
+        ],
         **_outputs(outputs),
     }
 
@@ -146,19 +171,40 @@ class ReplayResult:
     """What happened to one replayed row."""
 
     request_id: str
+    """The simulator's id of the row."""
     status_code: int
     """HTTP status; 0 when no answer came (connection error, timeout)."""
     prediction: Any = None
-    """The row's value in the first output of the response."""
+    """The row's value in the ``predict`` output (else in the first output)."""
+    prediction_id: str | None = None
+    """The id the endpoint gave the row's prediction: its ``prediction_id`` output when it
+    has one (the decayguard runtime: the request id, ``<id>.<i>`` in a batch), else the
+    request id of a one-row request."""
     outputs: dict[str, Any] = field(default_factory=dict)
     """The row's value in every output, by output name."""
     model_version: str | None = None
+    """The model version from the response parameters (else its ``model_version``)."""
+    arm: str | None = None
+    """Which model answered (``champion``/``challenger``), when the endpoint says."""
     error: str | None = None
     attempts: int = 1
 
     @property
     def ok(self) -> bool:
-        return 200 <= self.status_code < 300
+        """A 2xx answer that could be read."""
+        return 200 <= self.status_code < 300 and self.error is None
+
+
+_REPORT_COLUMNS = (
+    "request_id",
+    "status_code",
+    "prediction",
+    "prediction_id",
+    "model_version",
+    "arm",
+    "error",
+    "attempts",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,20 +227,11 @@ class ReplayReport:
         return self.sent / self.elapsed_seconds if self.elapsed_seconds > 0 else 0.0
 
     def to_frame(self) -> pd.DataFrame:
-        """``request_id, status_code, prediction, model_version, error, attempts`` per row."""
+        """One row per replayed row: ``request_id``, ``status_code``, ``prediction``,
+        ``prediction_id``, ``model_version``, ``arm``, ``error``, ``attempts``."""
         return pd.DataFrame(
-            [
-                (r.request_id, r.status_code, r.prediction, r.model_version, r.error, r.attempts)
-                for r in self.results
-            ],
-            columns=[
-                "request_id",
-                "status_code",
-                "prediction",
-                "model_version",
-                "error",
-                "attempts",
-            ],
+            [tuple(getattr(r, c) for c in _REPORT_COLUMNS) for r in self.results],
+            columns=list(_REPORT_COLUMNS),
         )
 
 
@@ -205,16 +242,31 @@ def _row_slice(data: list[Any], i: int, n: int) -> Any:
     return chunk[0] if width == 1 else chunk
 
 
-def _parse(body: dict[str, Any], ids: list[str]) -> list[tuple[Any, dict[str, Any], str | None]]:
+def _results(
+    body: dict[str, Any], request_id: str, ids: list[str], status: int, attempts: int
+) -> list[ReplayResult]:
     outputs = body.get("outputs") or []
     params = body.get("parameters") or {}
     version = params.get("model_version", body.get("model_version"))
-    parsed = []
-    for i in range(len(ids)):
+    arm = params.get("arm")
+    results = []
+    for i, row_id in enumerate(ids):
         values = {o["name"]: _row_slice(list(o.get("data", [])), i, len(ids)) for o in outputs}
-        first = next(iter(values.values()), None)
-        parsed.append((first, values, None if version is None else str(version)))
-    return parsed
+        prediction = values.get("predict", next(iter(values.values()), None))
+        logged = values.get("prediction_id", request_id if len(ids) == 1 else None)
+        results.append(
+            ReplayResult(
+                row_id,
+                status,
+                prediction=prediction,
+                prediction_id=None if logged is None else str(logged),
+                outputs=values,
+                model_version=None if version is None else str(version),
+                arm=None if arm is None else str(arm),
+                attempts=attempts,
+            )
+        )
+    return results
 
 
 async def replay_traffic_async(
@@ -243,11 +295,11 @@ async def replay_traffic_async(
                 {str(k): v for k, v in row.items()},
                 ids[0],
                 row["event_timestamp"],
-                entity_key=row.get("applicant_id"),
+                entity_key=_plain(row[ENTITY_KEY]) if ENTITY_KEY in row else None,
                 outputs=outputs,
             )
         else:
-            body = to_v2_batch_request(chunk, f"{ids[0]}+{len(ids)}", outputs=outputs)
+            body = to_v2_batch_request(chunk, batch_request_id(ids[0], len(ids)), outputs=outputs)
         bodies.append((ids, body))
 
     results: list[list[ReplayResult]] = [[] for _ in bodies]
@@ -267,12 +319,12 @@ async def replay_traffic_async(
             else:
                 status = response.status_code
                 if response.is_success:
-                    return [
-                        ReplayResult(rid, status, pred, outs, version, attempts=attempt)
-                        for rid, (pred, outs, version) in zip(
-                            ids, _parse(response.json(), ids), strict=True
-                        )
-                    ]
+                    try:
+                        answer = response.json()
+                    except ValueError:
+                        error = f"not a JSON answer: {response.text[:200]!r}"
+                        break
+                    return _results(answer, body["id"], ids, status, attempt)
                 error = response.text[:300]
                 if status not in _RETRY_STATUS:
                     break
