@@ -3,7 +3,8 @@
 One repo per online store (SQLite, the local PostgreSQL, the local Redis), each built once per
 session over the same seeded offline source. The source is built so that leaks are visible:
 ``credit_lines`` holds the source row's number, so every feature value in a training row says
-which source row (and so which event time) it came from.
+which source row (and so which event and write times) it came from. Rows are written (``created``)
+up to three days after their event time, so many are dated before a label but written after it.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import yaml
 from decayguard.config import DecayguardConfig, load_config
 from decayguard.features import FeatureRepo, FeatureServer
 from decayguard.features._feast import feast_env
+from decayguard.features.scaffold import render_definitions
 from decayguard.scaffold import scaffold_project
 
 VENV_BIN = Path(sys.executable).parent
@@ -33,6 +35,9 @@ SERVICE = "credit_default_v1"
 KEY = "applicant_id"
 #: The hand-made entity whose history the leakage tests reason about.
 SPOT = 1000
+#: A hand-made entity with a backfilled value: dated early, written late.
+BACKFILLED = 1001
+CREATED = "created"
 REDIS_URL = "redis://127.0.0.1:6379/0"
 EMPLOYMENT = ["salaried", "self_employed", "unemployed", "retired"]
 
@@ -55,10 +60,12 @@ def build_source(now: pd.Timestamp, *, seed: int = 7, entities: int = 200) -> pd
     ids = np.repeat(np.arange(1, entities + 1), counts)
     offsets = rng.uniform(-2.0, 300.0, len(ids))  # negative: dated after "now"
     times = now - pd.to_timedelta(offsets, unit="D")
+    lags = pd.to_timedelta(rng.uniform(0, 3, len(ids)), unit="D")
     frame = pd.DataFrame(
         {
             KEY: ids.astype("int64"),
             "event_timestamp": times,
+            CREATED: times + lags,
             "income": rng.lognormal(10.8, 0.5, len(ids)).round(2),
             "debt_ratio": rng.beta(2, 5, len(ids)).round(4),
             "age": rng.integers(21, 80, len(ids)).astype("float64"),
@@ -68,21 +75,25 @@ def build_source(now: pd.Timestamp, *, seed: int = 7, entities: int = 200) -> pd
         }
     )
     day = pd.Timedelta(days=1)
+    spot_times = [now - 30 * day, now - 20 * day, now - 10 * day, now + day]
+    backfill_times = [now - 30 * day, now - 25 * day]
     spot = pd.DataFrame(
         {
-            KEY: [SPOT] * 4,
-            "event_timestamp": [now - 30 * day, now - 20 * day, now - 10 * day, now + day],
-            "income": [100.0, 200.0, 300.0, 999.0],
-            "debt_ratio": [0.1, 0.2, 0.3, 0.9],
-            "age": [40.0, 40.0, 41.0, 41.0],
-            "credit_lines": [0.0, 0.0, 0.0, 0.0],
-            "utilization": [0.1, 0.2, 0.3, 0.9],
-            "employment": ["salaried", "salaried", "retired", "unemployed"],
+            KEY: [SPOT] * 4 + [BACKFILLED] * 2,
+            "event_timestamp": spot_times + backfill_times,
+            CREATED: [*spot_times, now - 30 * day, now - 5 * day],  # the 150 came in late
+            "income": [100.0, 200.0, 300.0, 999.0, 100.0, 150.0],
+            "debt_ratio": [0.1, 0.2, 0.3, 0.9, 0.1, 0.15],
+            "age": [40.0, 40.0, 41.0, 41.0, 50.0, 50.0],
+            "credit_lines": [0.0] * 6,
+            "utilization": [0.1, 0.2, 0.3, 0.9, 0.1, 0.15],
+            "employment": ["salaried", "salaried", "retired", "unemployed", "retired", "retired"],
         }
     )
     frame = pd.concat([frame, spot], ignore_index=True)
     frame["credit_lines"] = np.arange(len(frame), dtype="float64")  # the source row number
     frame["event_timestamp"] = pd.to_datetime(frame["event_timestamp"], utc=True)
+    frame[CREATED] = pd.to_datetime(frame[CREATED], utc=True)
     return frame
 
 
@@ -98,7 +109,9 @@ def make_project(
     folder: Path, now: pd.Timestamp, features: dict[str, object], *, via_cli: bool
 ) -> Project:
     scaffold_project(folder)
-    cfg = _write_config(folder, features)
+    cfg = _write_config(folder, {"created_timestamp_column": CREATED, **features})
+    # The scaffolded definitions follow decayguard.yaml; re-render them for the written column.
+    (folder / "feature_repo" / "features.py").write_text(render_definitions(cfg))
     source = build_source(now)
     source.to_parquet(folder / "data" / "applicant_features.parquet", index=False)
     if via_cli:

@@ -12,7 +12,7 @@ from decayguard.features import FeatureServer, OnlineFeatureClient
 from decayguard.features.repo import rows_of
 from decayguard.features.server import free_port
 
-from .conftest import FEATURES, KEY, SERVICE, SPOT, Project
+from .conftest import BACKFILLED, CREATED, FEATURES, KEY, SERVICE, SPOT, Project
 
 BACKENDS = [
     "sqlite_project",
@@ -24,7 +24,7 @@ BACKENDS = [
 def latest_offline(source: pd.DataFrame, at: pd.Timestamp) -> pd.DataFrame:
     """Independent reference: each entity's latest source row at or before ``at``."""
     known = source[source["event_timestamp"] <= at]
-    latest = known.sort_values("event_timestamp").groupby(KEY).tail(1)
+    latest = known.sort_values(["event_timestamp", CREATED]).groupby(KEY).tail(1)
     return latest.set_index(KEY)[FEATURES].sort_index()
 
 
@@ -42,6 +42,7 @@ def test_online_value_equals_latest_offline_value_at_or_before_now(
     pd.testing.assert_frame_equal(online, expected, check_dtype=False)
     # The value dated tomorrow exists offline but is not served yet.
     assert online.loc[SPOT, "income"] == 300.0
+    assert online.loc[BACKFILLED, "income"] == 150.0  # the backfill is the latest by date
     assert (project.source["event_timestamp"] > pd.Timestamp(end)).any()
 
 

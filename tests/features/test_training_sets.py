@@ -9,7 +9,7 @@ import pytest
 from decayguard.errors import InputValidationError
 from decayguard.features import LastNDays, RecencyWeighted, point_in_time_join
 
-from .conftest import FEATURES, KEY, SPOT, Project, labels_for
+from .conftest import BACKFILLED, CREATED, FEATURES, KEY, SPOT, Project, labels_for
 
 DAY = pd.Timedelta(days=1)
 TTL = pd.Timedelta(days=365)
@@ -31,21 +31,41 @@ def test_no_feature_value_from_after_the_label_time_appears(
     assert len(frame) == len(labels)  # every label yields a row, none silently dropped
     found = frame.dropna(subset=["credit_lines"])
     origin = source.iloc[found["credit_lines"].astype(int).to_numpy()]
-    # Each feature value came from the same entity's row dated at or before the label...
+    # Each feature value came from the same entity's row, dated and written by the label time...
+    label_times = found["event_timestamp"].to_numpy()
     assert (origin[KEY].to_numpy() == found[KEY].to_numpy()).all()
-    assert (origin["event_timestamp"].to_numpy() <= found["event_timestamp"].to_numpy()).all()
-    # ...and from the latest such row: no newer row at or before the label time was skipped.
+    assert (origin["event_timestamp"].to_numpy() <= label_times).all()
+    assert (origin[CREATED].to_numpy() <= label_times).all()
+    # ...and from the latest such row: no newer row known at the label time was skipped.
     for row, origin_time in zip(
         found.itertuples(index=False), origin["event_timestamp"], strict=True
     ):
-        history = source[(source[KEY] == row.applicant_id)]
-        known = history[history["event_timestamp"] <= row.event_timestamp]
-        assert known["event_timestamp"].max() == origin_time
-    # Labels dated before their entity's first value get nulls, and there are such labels.
+        assert (
+            known_rows(source, row.applicant_id, row.event_timestamp)["event_timestamp"].max()
+            == origin_time
+        )
+    # Labels with nothing known yet get nulls (not a later value), and there are such labels,
+    # including rows dated before the label but written after it.
     empty = frame[frame["credit_lines"].isna()]
     assert len(empty) > 0
-    first_seen = source.groupby(KEY)["event_timestamp"].min()
-    assert (empty["event_timestamp"].to_numpy() < first_seen.loc[empty[KEY]].to_numpy()).all()
+    for row in empty.itertuples(index=False):
+        assert known_rows(source, row.applicant_id, row.event_timestamp).empty
+    dated_before_written_after = (
+        (source["event_timestamp"].to_numpy()[:, None] <= frame["event_timestamp"].to_numpy())
+        & (source[CREATED].to_numpy()[:, None] > frame["event_timestamp"].to_numpy())
+        & (source[KEY].to_numpy()[:, None] == frame[KEY].to_numpy())
+    )
+    assert dated_before_written_after.any()
+
+
+def known_rows(source: pd.DataFrame, key: int, at: pd.Timestamp) -> pd.DataFrame:
+    """The entity's source rows dated and written at or before ``at`` (within the TTL)."""
+    rows = source[source[KEY] == key]
+    return rows[
+        (rows["event_timestamp"] <= at)
+        & (rows[CREATED] <= at)
+        & (rows["event_timestamp"] >= at - TTL)
+    ]
 
 
 def test_feast_join_equals_an_independent_pandas_join(
@@ -58,9 +78,13 @@ def test_feast_join_equals_an_independent_pandas_join(
         keys=[KEY],
         feature_names=FEATURES,
         ttl=TTL,
+        created_column=CREATED,
     )
+    ours, theirs = frame[FEATURES].reset_index(drop=True), reference[FEATURES]
+    # Feast leaves missing text as None, pandas as NaN: compare nulls as nulls.
     pd.testing.assert_frame_equal(
-        frame[FEATURES].reset_index(drop=True), reference[FEATURES], check_dtype=False
+        ours.astype(object).where(ours.notna(), None),
+        theirs.astype(object).where(theirs.notna(), None),
     )
 
 
@@ -85,6 +109,21 @@ def test_hand_made_history_gives_exactly_the_known_values(sqlite_project: Projec
     assert np.isnan(frame["income"].iloc[0])
     assert frame["default"].tolist() == ["0", "1", "0", "1", "0", "1", "0"]
     assert 999.0 not in frame["income"].tolist()
+
+
+def test_a_value_written_after_the_label_time_never_appears(sqlite_project: Project) -> None:
+    now = sqlite_project.now
+    labels = pd.DataFrame(
+        {
+            KEY: BACKFILLED,
+            # The 150 is dated 25 days ago but was only written 5 days ago.
+            "event_timestamp": [now - 20 * DAY, now - 6 * DAY, now - 5 * DAY, now - DAY],
+            "default": ["0", "0", "1", "1"],
+        }
+    )
+    frame = sqlite_project.repo.training_set(labels, end=now.to_pydatetime(), save=False).frame
+    frame = frame.sort_values("event_timestamp")
+    assert frame["income"].tolist() == [100.0, 100.0, 150.0, 150.0]
 
 
 def test_last_n_days_window_keeps_only_recent_labels(

@@ -46,7 +46,7 @@ from feast.types import {types}
 {view}_source = FileSource(
     name="{view}_source",
     path="{source}",
-    timestamp_field="event_timestamp",
+    timestamp_field="event_timestamp",{created}
 )
 
 {view} = FeatureView(
@@ -100,9 +100,19 @@ def render_definitions(cfg: DecayguardConfig, *, ttl_days: int = 365) -> str:
         key=key,
         view=view,
         source=f"../data/{view}.parquet",
+        created=_created_line(cfg.features.created_timestamp_column),
         ttl_days=ttl_days,
         fields="\n".join(_field_line(spec) for spec in cfg.model.features),
         service=service,
+    )
+
+
+def _created_line(column: str | None) -> str:
+    if column is None:
+        return ""
+    return (
+        "\n    # When each row was written: training rows never see values written after their"
+        f'\n    # label\'s time.\n    created_timestamp_column="{column}",'
     )
 
 
@@ -126,6 +136,9 @@ def example_source_frame(
         }
     )
     frame["event_timestamp"] = pd.to_datetime(frame["event_timestamp"], utc=True)
+    if cfg.features.created_timestamp_column is not None:
+        lag = pd.to_timedelta(rng.uniform(0, 1, rows), unit="D")
+        frame[cfg.features.created_timestamp_column] = frame["event_timestamp"] + lag
     for spec in cfg.model.features:
         frame[spec.name] = _example_column(spec, rng, rows)
     return frame

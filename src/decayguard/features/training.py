@@ -120,26 +120,35 @@ def point_in_time_join(
     feature_names: Sequence[str],
     ttl: timedelta | None = None,
     source_time: str = TIME_COLUMN,
+    created_column: str | None = None,
 ) -> pd.DataFrame:
-    """Reference point-in-time join: for each pair, the latest source row at or before its time.
+    """Reference point-in-time join: for each pair, the latest source row known at its time.
 
-    Rows older than ``ttl`` before the pair's time do not count. Pure pandas
-    (``merge_asof``), independent of Feast.
+    A source row counts for a pair when it is dated at or before the pair's time, not more
+    than ``ttl`` before it, and (with ``created_column``) was written at or before it; among
+    those the latest by date wins (then the latest written). Pure pandas, independent of Feast.
     """
-    left = pairs.copy()
-    left[TIME_COLUMN] = pd.to_datetime(left[TIME_COLUMN], utc=True).astype("datetime64[ns, UTC]")
+    left = pairs[[*keys, TIME_COLUMN]].copy()
+    left[TIME_COLUMN] = _utc_ns(left[TIME_COLUMN])
     left["__order"] = range(len(left))
-    right = source[[*keys, source_time, *feature_names]].rename(columns={source_time: "__t"})
-    right["__t"] = pd.to_datetime(right["__t"], utc=True).astype("datetime64[ns, UTC]")
-    joined = pd.merge_asof(
-        left.sort_values(TIME_COLUMN),
-        right.sort_values("__t"),
-        left_on=TIME_COLUMN,
-        right_on="__t",
-        by=list(keys),
-        direction="backward",
-        allow_exact_matches=True,
-        tolerance=pd.Timedelta(ttl) if ttl else None,
+    written = [created_column] if created_column else []
+    right = source[[*keys, source_time, *written, *feature_names]].rename(
+        columns={source_time: "__t", **({created_column: "__c"} if created_column else {})}
     )
-    joined = joined.sort_values("__order").drop(columns=["__order", "__t"])
-    return joined.reset_index(drop=True)
+    right["__t"] = _utc_ns(right["__t"])
+    if created_column:
+        right["__c"] = _utc_ns(right["__c"])
+    candidates = left.merge(right, on=list(keys), how="inner")
+    known = candidates["__t"] <= candidates[TIME_COLUMN]
+    if ttl:
+        known &= candidates["__t"] >= candidates[TIME_COLUMN] - pd.Timedelta(ttl)
+    if created_column:
+        known &= candidates["__c"] <= candidates[TIME_COLUMN]
+    order = ["__order", "__t", *(["__c"] if created_column else [])]
+    best = candidates[known].sort_values(order).groupby("__order").tail(1)
+    joined = left.merge(best[["__order", *feature_names]], on="__order", how="left")
+    return joined.drop(columns="__order").reset_index(drop=True)
+
+
+def _utc_ns(values: pd.Series) -> pd.Series:
+    return pd.to_datetime(values, utc=True).astype("datetime64[ns, UTC]")
