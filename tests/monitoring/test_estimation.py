@@ -14,6 +14,7 @@ from decayguard.monitoring import (
     ConfidenceBasedEstimator,
     DirectLossEstimator,
     MonitoringError,
+    MulticlassConfidenceBasedEstimator,
     expected_classification_metrics,
 )
 
@@ -116,3 +117,52 @@ def test_direct_loss_estimation_follows_a_shift_into_harder_regions(metric: str)
             realized,
         )
         assert estimate.method == "direct_loss"
+
+
+def multiclass(n: int, rng: np.random.Generator, concentration: float = 1.0):
+    p = rng.dirichlet([concentration, 1.0, 1.0], n)
+    y = (p.cumsum(axis=1) < rng.random((n, 1))).sum(axis=1)
+    return y, p
+
+
+def test_multiclass_expected_metrics_are_sklearn_macro_metrics_on_weighted_labels() -> None:
+    rng = np.random.default_rng(6)
+    y_ref, p_ref = multiclass(20_000, rng)
+    estimator = MulticlassConfidenceBasedEstimator().fit(y_ref, p_ref)
+    _, scores = multiclass(600, rng)
+    estimate = estimator.estimate(scores)
+    p = estimator.probabilities(scores)
+    n, k = p.shape
+    # row i appears k times, once per class j, with weight p[i, j]
+    y2 = np.repeat(np.arange(k)[None, :], n, axis=0).ravel()
+    pred2 = np.repeat(scores.argmax(axis=1), k)
+    w2 = p.ravel()
+    scores2 = np.repeat(scores, k, axis=0)
+    assert estimate["accuracy"].value == pytest.approx(
+        metrics.accuracy_score(y2, pred2, sample_weight=w2)
+    )
+    for name, fn in (
+        ("precision", metrics.precision_score),
+        ("recall", metrics.recall_score),
+        ("f1", metrics.f1_score),
+    ):
+        assert estimate[name].value == pytest.approx(
+            fn(y2, pred2, average="macro", sample_weight=w2)
+        )
+    auc = metrics.roc_auc_score(y2, scores2, multi_class="ovr", average="macro", sample_weight=w2)
+    assert estimate["roc_auc"].value == pytest.approx(auc)
+
+
+def test_multiclass_cbpe_follows_a_shift_and_round_trips() -> None:
+    rng = np.random.default_rng(7)
+    y_ref, p_ref = multiclass(20_000, rng)
+    estimator = MulticlassConfidenceBasedEstimator().fit(y_ref, p_ref)
+    y, scores = multiclass(2000, rng, concentration=5.0)  # class 0 now dominates: easier
+    estimate = estimator.estimate(scores)
+    realized = metrics.accuracy_score(y, scores.argmax(axis=1))
+    assert estimate["accuracy"].lower - 0.01 <= realized <= estimate["accuracy"].upper + 0.01
+    assert estimate["accuracy"].value > estimator.estimate(p_ref[:2000])["accuracy"].value
+    loaded = MulticlassConfidenceBasedEstimator.from_dict(
+        json.loads(json.dumps(estimator.to_dict()))
+    )
+    assert loaded.estimate(scores[:100]) == estimator.estimate(scores[:100])

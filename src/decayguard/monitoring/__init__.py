@@ -33,6 +33,7 @@ from decayguard.monitoring.intervals import (
     horvitz_thompson_mean,
     wilson_interval,
 )
+from decayguard.monitoring.multiclass import MulticlassConfidenceBasedEstimator
 from decayguard.monitoring.profile import ReferenceProfile
 from decayguard.monitoring.proxies import (
     MultivariateDriftResult,
@@ -74,6 +75,7 @@ __all__ = [
     "MetricEstimate",
     "MetricPoint",
     "MonitoringError",
+    "MulticlassConfidenceBasedEstimator",
     "MultipleTestingCorrection",
     "MultivariateDriftResult",
     "PCAReconstructionDrift",
