@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import numpy as np
@@ -11,7 +12,7 @@ from sklearn.metrics import accuracy_score
 from sqlalchemy.engine import Engine
 
 from decayguard.feedback import import_labels, label_records_from_rows, realized_performance
-from decayguard.store import read_metric_points, write_metric_points
+from decayguard.store import insert_predictions, read_metric_points, write_metric_points
 
 
 def _deliver(engine: Engine, labels: dict[str, str]) -> None:
@@ -86,3 +87,18 @@ def test_bad_arguments_are_refused(store_engine: Engine) -> None:
         realized_performance(store_engine, MODEL, T0, T0 + timedelta(days=1), maturity=0)
     with pytest.raises(ValueError, match="window length"):
         realized_performance(store_engine, MODEL, T0, T0 + timedelta(days=1), window=timedelta(0))
+
+
+def test_shadow_predictions_are_not_the_models_realized_performance(
+    store_engine: Engine, make_predictions: MakePredictions
+) -> None:
+    answered = make_predictions(6)
+    shadow = [replace(r, id=f"{r.id}:shadow", arm="shadow", prediction="1") for r in answered]
+    insert_predictions(store_engine, shadow)
+    _deliver(store_engine, {r.id: str(r.prediction) for r in answered})
+    end = T0 + timedelta(hours=1)
+    (window,) = realized_performance(store_engine, MODEL, T0, end)
+    assert (window.predictions, window.labeled) == (6, 6)
+    assert window.metrics["accuracy"].value == 1.0
+    (shadow_window,) = realized_performance(store_engine, MODEL, T0, end, arm="shadow")
+    assert (shadow_window.predictions, shadow_window.labeled) == (6, 0)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from feedback_support import MODEL, MakePredictions
@@ -16,7 +18,7 @@ from decayguard.feedback import (
     estimate_reviewed_metrics,
     reviewed_performance,
 )
-from decayguard.store import review_history
+from decayguard.store import insert_predictions, review_history
 
 RUNS, POPULATION, SHARE = 500, 4000, 0.05
 
@@ -137,6 +139,27 @@ def test_reviewed_performance_from_the_store_weights_by_inclusion_probability(
     assert (result.labeled, result.skipped, result.without_probability) == (7, 1, 0)
     lower, upper = result.metrics["accuracy"].interval
     assert lower <= result.metrics["accuracy"].value <= upper
+
+
+def test_reviewed_performance_by_arm_during_a_canary(
+    store_engine: Engine, make_predictions: MakePredictions
+) -> None:
+    champion = make_predictions(4, prefix="champ", sampled_every=1)
+    canary = [replace(r, id=f"canary-{i}", arm="challenger") for i, r in enumerate(champion)]
+    insert_predictions(store_engine, canary)
+    queue = ReviewQueue(store_engine, MODEL, ["0", "1"])
+    for r in champion:
+        queue.record(r.id, reviewer="ann", status="labeled", value=str(r.prediction))
+    for r in canary:
+        wrong = "0" if r.prediction == "1" else "1"
+        queue.record(r.id, reviewer="ann", status="labeled", value=wrong)
+    assert reviewed_performance(store_engine, MODEL).labeled == 8
+    assert reviewed_performance(store_engine, MODEL, arm="champion").metrics[
+        "accuracy"
+    ].value == pytest.approx(1.0)
+    assert reviewed_performance(store_engine, MODEL, arm="challenger").metrics[
+        "accuracy"
+    ].value == pytest.approx(0.0)
 
 
 def test_reviewed_performance_without_reviews_is_empty_not_an_error(

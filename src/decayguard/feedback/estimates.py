@@ -86,12 +86,16 @@ def reviewed_performance(
     start: datetime | None = None,
     end: datetime | None = None,
     *,
+    arm: str | None = None,
     positive_label: str = "1",
     confidence: float = 0.95,
 ) -> ReviewedPerformance:
     """Performance of ``model_name`` over predictions made in ``[start, end)``, from the
-    latest review of each sampled prediction."""
+    latest review of each sampled prediction; ``arm`` selects one serving arm (default:
+    every arm that answered clients)."""
     sample = reviewed_sample(engine, model_name, start, end)
+    if arm is not None:
+        sample = sample[sample["arm"] == arm]
     labeled = sample[sample["status"] == "labeled"]
     usable = labeled[
         labeled["inclusion_prob"].notna()

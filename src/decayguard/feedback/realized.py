@@ -26,6 +26,10 @@ __all__ = ["RealizedWindow", "realized_performance"]
 
 STRATEGY = "realized"
 """The ``strategy`` of metric points computed from retrospective labels."""
+SHADOW_ARM = "shadow"
+"""Predictions logged with this arm were never answered to a client (the challenger
+scoring silently next to the champion): not part of a model's realized performance
+unless asked for by ``arm``."""
 
 
 def _as_utc(ts: datetime) -> datetime:
@@ -101,12 +105,16 @@ def _window_bounds(
     return bounds
 
 
-def _labeled_predictions(engine: Engine, model_name: str, start: datetime, end: datetime) -> Any:
-    meta = read_window(engine, model_name, start, end).meta()
+def _labeled_predictions(
+    engine: Engine, model_name: str, start: datetime, end: datetime, arm: str | None
+) -> pd.DataFrame:
+    meta = read_window(engine, model_name, start, end, arm=arm).meta()
+    if arm is None:
+        meta = meta[meta["arm"] != SHADOW_ARM].reset_index(drop=True)
     frame = pd.DataFrame(
         {
             "prediction_id": meta["prediction_id"].astype(str).to_numpy(),
-            "ts": pd.to_datetime(meta["ts"], utc=True).to_numpy(),
+            "ts": pd.to_datetime(meta["ts"], utc=True),
             "prediction": meta["prediction"].astype(object).to_numpy(),
             "score": meta["score"].to_numpy(dtype=np.float64, na_value=np.nan),
         }
@@ -135,17 +143,21 @@ def realized_performance(
     end: datetime,
     *,
     window: timedelta | None = None,
+    arm: str | None = None,
     maturity: float = 0.8,
     positive_label: str = "1",
     confidence: float = 0.95,
 ) -> list[RealizedWindow]:
     """Realized metrics of ``model_name`` for predictions in ``[start, end)``, one
     :class:`RealizedWindow` per ``window`` (or one for the whole range), each with its
-    label coverage and whether it is still provisional."""
+    label coverage and whether it is still provisional.
+
+    ``arm`` selects one serving arm; by default every arm that answered clients (all but
+    ``shadow``)."""
     if not 0.0 < maturity <= 1.0:
         raise ValueError(f"label maturity must be within (0, 1], got {maturity}")
     start, end = _as_utc(start), _as_utc(end)
-    frame = _labeled_predictions(engine, model_name, start, end)
+    frame = _labeled_predictions(engine, model_name, start, end, arm)
     results = []
     for left, right in _window_bounds(start, end, window):
         ts = frame["ts"]

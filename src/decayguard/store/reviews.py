@@ -138,7 +138,7 @@ def reviewed_sample(
 ) -> pd.DataFrame:
     """The latest review of each reviewed prediction, with what the model answered and
     the prediction's inclusion probability: columns ``prediction_id, ts, model_version,
-    prediction, score, inclusion_prob, review_sampled, status, value, reviewer,
+    arm, prediction, score, inclusion_prob, review_sampled, status, value, reviewer,
     reviewed_at``. ``start``/``end`` select by prediction time (``[start, end)``)."""
     latest = _latest_reviews()
     query = (
@@ -146,6 +146,7 @@ def reviewed_sample(
             predictions.c.id.label("prediction_id"),
             predictions.c.ts,
             predictions.c.model_version,
+            predictions.c.arm,
             predictions.c.prediction,
             predictions.c.score,
             predictions.c.inclusion_prob,
