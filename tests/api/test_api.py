@@ -251,6 +251,14 @@ def test_performance_from_reviews_and_from_labels(
     assert [w["provisional"] for w in windows] == [False, True]
     assert windows[0]["metrics"]["accuracy"]["value"] == 1.0
     assert windows[1]["metrics"] == {}
+    champion_only = client.get(
+        "/api/v1/performance/realized",
+        params={"start": "2026-11-02T00:00:00Z", "end": "2026-11-02T02:00:00Z", "arm": "champion"},
+    ).json()
+    assert champion_only[0]["labeled"] == 12
+    bad_arm = client.get("/api/v1/performance/reviewed", params={"arm": "a b"})
+    assert bad_arm.status_code == 422
+    assert bad_arm.json()["field"] == "arm"
 
     bad = client.get(
         "/api/v1/performance/realized",

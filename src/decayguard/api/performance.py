@@ -17,6 +17,13 @@ from decayguard.monitoring import MetricEstimate
 
 router = APIRouter(prefix="/api/v1/performance", tags=["performance"])
 
+ARM = Query(
+    max_length=20,
+    pattern=r"^[A-Za-z0-9_.-]+$",
+    description="One serving arm (champion, challenger, shadow); default: every arm that "
+    "answered clients.",
+)
+
 
 class MetricOut(BaseModel):
     """A figure with its confidence interval and how the interval was computed."""
@@ -82,6 +89,7 @@ def get_realized(
     window_hours: Annotated[
         float | None, Query(gt=0, description="Split the range into windows of this many hours.")
     ] = None,
+    arm: Annotated[str | None, ARM] = None,
 ) -> list[dict[str, Any]]:
     """Realized metrics from retrospective labels per window, each with its label
     coverage and whether it is still provisional (``feedback.label_maturity``)."""
@@ -93,6 +101,7 @@ def get_realized(
         start,
         end,
         window=timedelta(hours=window_hours) if window_hours else None,
+        arm=arm,
         maturity=config.feedback.label_maturity,
         positive_label=config.model.positive_class,
         confidence=config.monitoring.confidence,
@@ -108,6 +117,7 @@ def get_reviewed(
     engine: EngineDep,
     start: Annotated[datetime | None, Query(description="Start (prediction time).")] = None,
     end: Annotated[datetime | None, Query(description="End (exclusive).")] = None,
+    arm: Annotated[str | None, ARM] = None,
 ) -> dict[str, Any]:
     """Accuracy (and precision, recall, F1, AUC) from human reviews with confidence
     intervals, unbiased under the review-sampling weights (Hajek)."""
@@ -116,6 +126,7 @@ def get_reviewed(
         config.model.name,
         _aware(start),
         _aware(end),
+        arm=arm,
         positive_label=config.model.positive_class,
         confidence=config.monitoring.confidence,
     )
