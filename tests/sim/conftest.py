@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
 import socket
-import subprocess
-import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -16,11 +13,23 @@ import joblib
 import pytest
 from sklearn.pipeline import Pipeline
 
-from decayguard.sim import LoanScenario, Simulation, train_model
+from decayguard.config import (
+    DecayguardConfig,
+    FeatureSpec,
+    ModelConfig,
+    ProjectConfig,
+    ServingConfig,
+)
+from decayguard.sim import FEATURE_NAMES, LoanScenario, Simulation, train_model
+from decayguard.store import create_store_engine, upgrade
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVE_BIN = ROOT / ".venv-serve" / "bin"
 MODEL_NAME = "credit-default"
+SKLEARN_MODEL_NAME = "credit-default-sklearn"
+SCHEMA = [FeatureSpec(name=n) for n in FEATURE_NAMES[:5]] + [
+    FeatureSpec(name="employment", dtype="category")
+]
 
 
 @pytest.fixture(scope="session")
@@ -33,81 +42,79 @@ def champion(simulation: Simulation) -> Pipeline:
     return train_model(simulation.reference_frame())
 
 
-def _free_ports(count: int) -> list[int]:
-    sockets = []
-    for _ in range(count):
-        s = socket.socket()
+def _free_port() -> int:
+    with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        sockets.append(s)
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
+        return int(s.getsockname()[1])
 
 
-def _subprocess_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(PREFECT_SERVER_ANALYTICS_ENABLED="false", DO_NOT_TRACK="1", FEAST_USAGE="False")
-    return env
+@dataclass(frozen=True)
+class Served:
+    """One real MLServer for the session, serving two models side by side."""
+
+    url: str
+    store_url: str
+    """The SQLite store decayguard's runtime logs to."""
 
 
 @pytest.fixture(scope="session")
-def mlserver_url(champion: Pipeline, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real ``mlserver start`` (serving env) with the built-in sklearn runtime serving the
-    champion exported with joblib; yields its base URL."""
-    folder = tmp_path_factory.mktemp("mlserver")
-    joblib.dump(champion, folder / "model.joblib")
-    http_port, grpc_port, metrics_port = _free_ports(3)
-    (folder / "settings.json").write_text(
-        json.dumps(
-            {
-                "host": "127.0.0.1",
-                "http_port": http_port,
-                "grpc_port": grpc_port,
-                "metrics_port": metrics_port,
-                "parallel_workers": 0,
-                "debug": False,
-            }
-        )
+def served(
+    champion: Pipeline, simulation: Simulation, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Served]:
+    """``mlserver start`` (serving env) with two models: ``credit-default``, the champion
+    exported and deployed on decayguard's runtime (logging to a SQLite store), and
+    ``credit-default-sklearn``, the same champion as a joblib file on MLServer's built-in
+    sklearn runtime. One server start for both keeps the suite quick."""
+    from decayguard.registry import export_model
+    from decayguard.serving import ServingProcess, deploy_model
+
+    root = tmp_path_factory.mktemp("project")
+    store_url = f"sqlite:///{root}/store.db"
+    engine = create_store_engine(store_url)
+    upgrade(engine)
+    engine.dispose()
+    config = DecayguardConfig(
+        project=ProjectConfig(store_url=store_url),
+        model=ModelConfig(name=MODEL_NAME, entity_key="applicant_id", features=SCHEMA),
+        serving=ServingConfig(
+            http_port=_free_port(),
+            grpc_port=_free_port(),
+            metrics_port=_free_port(),
+            log_flush_seconds=0.1,
+        ),
+        root=root,
     )
-    (folder / "model-settings.json").write_text(
+    export_model(
+        champion,
+        root / "export",
+        model_name=MODEL_NAME,
+        model_version="1",
+        features=SCHEMA,
+        reference=simulation.reference_frame()[list(FEATURE_NAMES)].head(500),
+    )
+    deploy_model(config, root / "export")
+    process = ServingProcess.from_config(config)
+    builtin = process.models_dir / SKLEARN_MODEL_NAME
+    builtin.mkdir(parents=True)
+    joblib.dump(champion, builtin / "model.joblib")
+    (builtin / "model-settings.json").write_text(
         json.dumps(
             {
-                "name": MODEL_NAME,
+                "name": SKLEARN_MODEL_NAME,
                 "implementation": "mlserver_sklearn.SKLearnModel",
                 "parameters": {"uri": "./model.joblib"},
             }
         )
     )
-    log = (folder / "mlserver.log").open("w")
-    process = subprocess.Popen(
-        [str(SERVE_BIN / "mlserver"), "start", str(folder)],
-        cwd=folder,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=_subprocess_env(),
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{http_port}"
+    process.start()
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"mlserver exited: {(folder / 'mlserver.log').read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{url}/v2/models/{MODEL_NAME}/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"mlserver not ready: {(folder / 'mlserver.log').read_text()[-2000:]}")
-            time.sleep(0.2)
-        yield url
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
         try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-        log.close()
+            process.wait_ready(90)
+            for name in (MODEL_NAME, SKLEARN_MODEL_NAME):
+                ready = httpx.get(f"{process.url}/v2/models/{name}/ready", timeout=10)
+                assert ready.status_code == 200, (name, process.log_tail())
+        except Exception:
+            pytest.fail(f"MLServer did not serve both models:\n{process.log_tail()}")
+        yield Served(process.url, store_url)
+    finally:
+        process.stop()

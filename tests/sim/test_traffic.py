@@ -24,9 +24,7 @@ from decayguard.sim import (
     to_v2_request,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
-SERVE_BIN = ROOT / ".venv-serve" / "bin"
-MODEL_NAME = "credit-default"  # the model the session's MLServer serves (conftest.py)
+from .conftest import SERVE_BIN, SKLEARN_MODEL_NAME, Served
 
 _DECODE_IN_SERVING_ENV = """
 import json, sys
@@ -119,11 +117,11 @@ def test_missing_feature_and_naive_time_are_refused(simulation: Simulation) -> N
 
 
 def test_replay_through_mlserver_matches_the_model(
-    simulation: Simulation, champion: Pipeline, mlserver_url: str
+    simulation: Simulation, champion: Pipeline, served: Served
 ) -> None:
     rows = simulation.live_frame().iloc[1000:1400]
     report = replay_traffic(
-        mlserver_url, MODEL_NAME, rows, concurrency=4, outputs=("predict", "predict_proba")
+        served.url, SKLEARN_MODEL_NAME, rows, concurrency=4, outputs=("predict", "predict_proba")
     )
     assert report.sent == len(rows)
     assert report.failures == 0
@@ -135,7 +133,7 @@ def test_replay_through_mlserver_matches_the_model(
     proba = np.array([r.outputs["predict_proba"] for r in report.results])
     np.testing.assert_allclose(proba, champion.predict_proba(rows[list(FEATURE_NAMES)]), atol=1e-9)
 
-    batched = replay_traffic(mlserver_url, MODEL_NAME, rows, concurrency=2, batch_size=32)
+    batched = replay_traffic(served.url, SKLEARN_MODEL_NAME, rows, concurrency=2, batch_size=32)
     assert batched.failures == 0
     assert [r.request_id for r in batched.results] == rows["request_id"].tolist()
     assert [r.prediction for r in batched.results] == [r.prediction for r in report.results]
@@ -143,16 +141,16 @@ def test_replay_through_mlserver_matches_the_model(
     assert {r.prediction_id for r in batched.results} == {None}
 
 
-def test_mlserver_keeps_the_simulator_request_id(simulation: Simulation, mlserver_url: str) -> None:
+def test_mlserver_keeps_the_simulator_request_id(simulation: Simulation, served: Served) -> None:
     row = simulation.live_frame().iloc[7]
-    answer = httpx.post(f"{mlserver_url}/v2/models/{MODEL_NAME}/infer", json=_single(row))
+    answer = httpx.post(f"{served.url}/v2/models/{SKLEARN_MODEL_NAME}/infer", json=_single(row))
     assert answer.status_code == 200
     assert answer.json()["id"] == row["request_id"]
 
 
-def test_replay_counts_failures_without_raising(simulation: Simulation, mlserver_url: str) -> None:
+def test_replay_counts_failures_without_raising(simulation: Simulation, served: Served) -> None:
     rows = simulation.live_frame().head(20)
-    unknown = replay_traffic(mlserver_url, "no-such-model", rows, concurrency=2)
+    unknown = replay_traffic(served.url, "no-such-model", rows, concurrency=2)
     assert unknown.failures == len(rows)
     assert {r.status_code for r in unknown.results} == {404}
     assert all(r.attempts == 1 and r.error for r in unknown.results)
@@ -162,7 +160,7 @@ def test_replay_counts_failures_without_raising(simulation: Simulation, mlserver
     with socket.socket() as s:  # a port with nobody listening
         s.bind(("127.0.0.1", 0))
         closed = f"http://127.0.0.1:{s.getsockname()[1]}"
-    refused = replay_traffic(closed, MODEL_NAME, rows.head(3), retries=1, timeout=2)
+    refused = replay_traffic(closed, SKLEARN_MODEL_NAME, rows.head(3), retries=1, timeout=2)
     assert refused.failures == 3
     assert {(r.status_code, r.attempts) for r in refused.results} == {(0, 2)}
 
@@ -185,7 +183,9 @@ def test_replay_retries_unavailable_with_the_same_id(simulation: Simulation) -> 
         )
 
     rows = simulation.live_frame().head(1)
-    report = replay_traffic("http://sim", MODEL_NAME, rows, transport=httpx.MockTransport(handler))
+    report = replay_traffic(
+        "http://sim", SKLEARN_MODEL_NAME, rows, transport=httpx.MockTransport(handler)
+    )
     assert seen == [rows["request_id"].iloc[0]] * 3
     assert report.failures == 0
     assert report.results[0].attempts == 3
@@ -197,7 +197,7 @@ def test_replay_refuses_to_nest_event_loops(simulation: Simulation) -> None:
 
     async def inside() -> None:
         with pytest.raises(RuntimeError, match="replay_traffic_async"):
-            replay_traffic("http://127.0.0.1:9", MODEL_NAME, rows)
+            replay_traffic("http://127.0.0.1:9", SKLEARN_MODEL_NAME, rows)
         assert asyncio.iscoroutinefunction(replay_traffic_async)
 
     asyncio.run(inside())
