@@ -109,8 +109,10 @@ def test_reviewer_with_several_classes_and_bad_input() -> None:
 def test_reviewer_answers_the_simulation_s_review_requests(simulation: Simulation) -> None:
     ids = simulation.live_frame()["request_id"].head(500).tolist()
     truth = simulation.true_labels(ids)
-    reviewer = SimulatedReviewer(error_rate=0.0, seed=0)
+    reviewer = SimulatedReviewer(error_rate=0.0, seed=0, mean_delay=timedelta(0))
     asked = simulation.scenario.deployment_time
-    assert [reviewer.review(p, t, asked).label for p, t in zip(ids, truth, strict=True)] == truth
+    answers = [reviewer.review(p, t, asked) for p, t in zip(ids, truth, strict=True)]
+    assert [a.label for a in answers] == truth
+    assert {a.answered_at for a in answers} == {asked}
     with pytest.raises(KeyError, match="nope"):
         simulation.true_labels(["nope"])

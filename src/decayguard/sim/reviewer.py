@@ -58,7 +58,5 @@ class SimulatedReviewer:
         if wrong:
             others = [c for c in self.classes if c != true_label]
             label = others[int(rng.integers(len(others)))]
-        delay = timedelta(seconds=float(rng.exponential(self.mean_delay.total_seconds() or 1.0)))
-        if self.mean_delay == timedelta(0):
-            delay = timedelta(0)
+        delay = self.mean_delay * float(rng.exponential(1.0))
         return ReviewAnswer(prediction_id, label, requested_at + delay, wrong)
