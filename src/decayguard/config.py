@@ -108,8 +108,10 @@ class MonitoringConfig(_Section):
     """Length of the window each monitor run reads."""
     drift_alpha: float = Field(default=0.05, gt=0, lt=1)
     """False-discovery rate for drift tests (Benjamini-Hochberg across features)."""
-    drift_effect_size: float = Field(default=0.1, ge=0)
-    """Minimum effect size for a statistically significant shift to count as drift."""
+    drift_effect_size: float | None = Field(default=None, ge=0)
+    """Smallest shift that counts as drift, whatever the sample size: the threshold on the
+    deciding effect size (the KS distance's finite-sample lower bound for numeric features,
+    Jensen-Shannon distance for categorical ones). ``None``: the methods' defaults."""
     confidence: float = Field(default=0.95, gt=0, lt=1)
     """Confidence level of performance intervals and decay decisions."""
     min_window_rows: int = Field(default=100, ge=1)
@@ -143,8 +145,11 @@ class FeedbackConfig(_Section):
     """Relative weight of the most confident predictions under ``uncertainty`` (keeps every
     inclusion probability above zero, which unbiased weighted estimates need)."""
     label_values: list[str] = Field(default_factory=list)
-    """Label values offered to reviewers, in keyboard order (key ``1`` picks the first).
-    Empty: ``0`` and ``1`` for binary models."""
+    """Label values offered to reviewers, in order. On the review page one-character values
+    are typed as themselves, longer ones by position (``1``-``9``). Empty: ``0`` and ``1``
+    for binary models."""
+    review_lease_seconds: float = Field(default=300.0, gt=0)
+    """How long a prediction shown to one reviewer is kept from the others."""
 
 
 class ServingConfig(_Section):

@@ -43,7 +43,7 @@ monitoring:
   interval_minutes: 60          # how often the monitor flow runs
   window_hours: 24              # the window each run reads
   drift_alpha: 0.05             # false discovery rate across features (Benjamini-Hochberg)
-  drift_effect_size: 0.1        # smallest shift that counts, whatever the sample size
+  # drift_effect_size: 0.05     # smallest shift that counts, whatever the sample size
   confidence: 0.95
   performance_thresholds:
     accuracy: 0.75              # decayed when the interval's upper bound is below this

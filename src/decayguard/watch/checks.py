@@ -157,9 +157,10 @@ def _proxy(
     mon = cfg.monitoring
     n = len(meta)
     rule = DriftDecisionRule(alpha=mon.drift_alpha)
+    deciding = set(rule.effects.values())
     methods = [
         drift_method(m, threshold=mon.drift_effect_size)
-        if m in ("wasserstein", "jensen_shannon")
+        if m in deciding and mon.drift_effect_size is not None
         else drift_method(m)
         for m in DEFAULT_METHODS
     ]
