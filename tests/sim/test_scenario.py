@@ -166,3 +166,17 @@ def test_small_scenario_keeps_the_story() -> None:
 def test_bad_parameters_are_refused_with_their_name(kwargs: dict[str, float], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         LoanScenario(**kwargs)  # type: ignore[arg-type]
+
+
+def test_retraining_on_the_labels_that_arrived_after_the_shock_recovers(
+    simulation: Simulation, champion: Pipeline
+) -> None:
+    scenario = simulation.scenario
+    after_shock = _days(simulation, 22, 25)
+    delivered = after_shock[after_shock["label_arrival"] < pd.Timestamp(scenario.at_day(25))]
+    assert 100 < len(delivered) < len(after_shock) / 2  # label delay: most are still missing
+    challenger = train_model(delivered)
+    later = _days(simulation, 25, 28)
+    X, y = later[list(FEATURE_NAMES)], later["default"]
+    assert accuracy_score(y, challenger.predict(X)) > 0.85
+    assert accuracy_score(y, champion.predict(X)) < 0.70
