@@ -194,6 +194,18 @@ def test_review_queue_round_trip(
     assert len(review_history(store_engine, seeded[2].id)) == 1
 
 
+def test_reviewers_asking_at_once_get_different_predictions(
+    api: ApiFactory, seeded: list[PredictionRecord]
+) -> None:
+    client = api()
+    first = client.get("/api/v1/reviews/queue", params={"reviewer": "ann"}).json()
+    second = client.get("/api/v1/reviews/queue", params={"reviewer": "bob"}).json()
+    assert first["items"][0]["prediction_id"] == seeded[0].id
+    assert second["items"][0]["prediction_id"] == seeded[2].id
+    again = client.get("/api/v1/reviews/queue", params={"reviewer": "ann"}).json()
+    assert again["items"][0]["prediction_id"] == seeded[0].id
+
+
 @pytest.mark.parametrize(
     ("review", "code", "field"),
     [

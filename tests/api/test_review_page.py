@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from api_support import MODEL, TOKEN, applicant_predictions, project_config, serve
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 from sqlalchemy.engine import Engine
 
 from decayguard.api import create_app
@@ -103,3 +103,29 @@ def test_the_queue_ends_with_an_empty_state(
     expect(page.locator("#progress-text")).to_have_text(
         "10 of 10 reviewed (0 labeled, 10 skipped), 0 left"
     )
+
+
+def test_two_reviewers_at_once_are_shown_different_predictions(
+    browser: Browser, review_site: tuple[str, Engine, list[PredictionRecord]]
+) -> None:
+    base, engine, sampled = review_site
+    contexts = [browser.new_context(), browser.new_context()]  # two people, two browsers
+    try:
+        ann, bob = (context.new_page() for context in contexts)
+        _sign_in(ann, base, TOKEN)
+        expect(ann.locator("#prediction-id")).to_have_text(sampled[0].id)
+        bob.goto(f"{base}/review")
+        bob.fill("#reviewer", "bob")
+        bob.fill("#token", TOKEN)
+        bob.click("#save-settings")
+        expect(bob.locator("#prediction-id")).to_have_text(sampled[1].id)
+        bob.keyboard.press("0")  # bob moves on to the next one nobody holds...
+        expect(bob.locator("#prediction-id")).to_have_text(sampled[2].id)
+        ann.keyboard.press("1")  # ...and so does ann
+        expect(ann.locator("#prediction-id")).to_have_text(sampled[3].id)
+    finally:
+        for context in contexts:
+            context.close()
+    stored = reviewed_sample(engine, MODEL).set_index("prediction_id")
+    assert stored.loc[sampled[0].id, ["reviewer", "value"]].tolist() == ["ann", "1"]
+    assert stored.loc[sampled[1].id, ["reviewer", "value"]].tolist() == ["bob", "0"]

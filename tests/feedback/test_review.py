@@ -13,6 +13,7 @@ from decayguard.errors import InputValidationError
 from decayguard.feedback import (
     PredictionNotFound,
     ReviewBudget,
+    ReviewLeases,
     ReviewQueue,
     ReviewSampler,
     estimate_reviewed_metrics,
@@ -169,3 +170,27 @@ def test_reviewed_performance_without_reviews_is_empty_not_an_error(
     result = reviewed_performance(store_engine, MODEL)
     assert result.metrics == {}
     assert result.naive_accuracy is None
+
+
+def test_leases_keep_reviewers_working_at_once_apart(
+    store_engine: Engine, make_predictions: MakePredictions
+) -> None:
+    make_predictions(6, sampled_every=2)  # req-0, 2, 4 are sampled
+    queue = ReviewQueue(store_engine, MODEL, ["0", "1"])
+    now = [0.0]
+    leases = ReviewLeases(seconds=60, clock=lambda: now[0])
+
+    def ids(reviewer: str) -> list[str]:
+        items = leases.claim(reviewer, lambda held: queue.next(limit=1, exclude=held))
+        return [i.prediction_id for i in items]
+
+    assert ids("ann") == ["req-00000"]
+    assert ids("bob") == ["req-00002"]
+    assert ids("ann") == ["req-00000"]  # her own lease does not hide it from her
+    queue.record("req-00000", reviewer="ann", status="labeled", value="1")
+    leases.release(["req-00000"])
+    assert ids("ann") == ["req-00004"]
+    now[0] = 61.0  # bob walked away: his lease expired
+    assert ids("carol") == ["req-00002"]
+    with pytest.raises(ValueError, match="> 0 seconds"):
+        ReviewLeases(seconds=0)

@@ -25,7 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from decayguard.api import labels, metrics, pages, performance, reviews
 from decayguard.config import DecayguardConfig
 from decayguard.errors import DecayguardError, InputValidationError, StoreError
-from decayguard.feedback.review import PredictionNotFound
+from decayguard.feedback.review import PredictionNotFound, ReviewLeases
 from decayguard.store import create_store_engine, ensure_schema
 
 __all__ = ["ErrorOut", "create_app", "field_path"]
@@ -153,6 +153,7 @@ def create_app(config: DecayguardConfig, *, engine: Engine | None = None) -> Fas
     app.state.config = config
     app.state.engine = store
     app.state.label_lock = threading.Lock()
+    app.state.review_leases = ReviewLeases(config.feedback.review_lease_seconds)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(InputValidationError, _input_error)

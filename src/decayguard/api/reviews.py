@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from decayguard.api.auth import ReadAccess, WriteAccess
 from decayguard.api.deps import QueueDep
-from decayguard.feedback.review import ReviewItem, ReviewQueue
+from decayguard.feedback.review import ReviewItem, ReviewLeases, ReviewQueue
 from decayguard.store import review_history
 
 router = APIRouter(prefix="/api/v1/reviews", tags=["reviews"])
@@ -102,15 +102,32 @@ def _item(item: ReviewItem) -> dict[str, Any]:
 
 @router.get("/queue", dependencies=[ReadAccess], response_model=QueueOut)
 def get_queue(
+    request: Request,
     queue: QueueDep,
     limit: Annotated[int, Query(ge=1, le=200, description="How many items.")] = 1,
     exclude: Annotated[
         list[str] | None, Query(max_length=200, description="Prediction ids to leave out.")
     ] = None,
+    reviewer: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=200,
+            description="Who asks: the items are kept from other reviewers for a while "
+            "(feedback.review_lease_seconds).",
+        ),
+    ] = None,
 ) -> dict[str, Any]:
     """The oldest predictions waiting for review, the queue's progress, and the label
     values a reviewer chooses from."""
-    items = queue.next(limit=limit, exclude=tuple(exclude or ()))
+    leave_out = tuple(exclude or ())
+    if reviewer is None:
+        items = queue.next(limit=limit, exclude=leave_out)
+    else:
+        leases: ReviewLeases = request.app.state.review_leases
+        items = leases.claim(
+            reviewer, lambda held: queue.next(limit=limit, exclude=leave_out + held)
+        )
     return {
         "items": [_item(i) for i in items],
         "progress": _progress(queue),
@@ -130,13 +147,15 @@ def get_progress(queue: QueueDep) -> dict[str, int]:
     response_model=ReviewOut,
     status_code=status.HTTP_201_CREATED,
 )
-def post_review(review: ReviewIn, queue: QueueDep) -> dict[str, Any]:
+def post_review(review: ReviewIn, request: Request, queue: QueueDep) -> dict[str, Any]:
     """Record a verdict on a sampled prediction. Reviewing one again later supersedes the
     earlier verdict (the history is kept). Unknown ids get 404; predictions that were not
     sampled for review, or labels outside the configured values, get 422."""
     review_id = queue.record(
         review.prediction_id, reviewer=review.reviewer, status=review.status, value=review.value
     )
+    leases: ReviewLeases = request.app.state.review_leases
+    leases.release([review.prediction_id])
     return {
         "id": review_id,
         "prediction_id": review.prediction_id,

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from decayguard.feedback.review import (
         PredictionNotFound,
         ReviewItem,
+        ReviewLeases,
         ReviewQueue,
         default_label_values,
     )
@@ -48,6 +49,7 @@ _EXPORTS = {
     "RealizedWindow": "decayguard.feedback.realized",
     "ReviewBudget": "decayguard.feedback.sampling",
     "ReviewItem": "decayguard.feedback.review",
+    "ReviewLeases": "decayguard.feedback.review",
     "ReviewQueue": "decayguard.feedback.review",
     "ReviewSampler": "decayguard.feedback.sampling",
     "ReviewedPerformance": "decayguard.feedback.estimates",
@@ -74,6 +76,7 @@ __all__ = [
     "RealizedWindow",
     "ReviewBudget",
     "ReviewItem",
+    "ReviewLeases",
     "ReviewQueue",
     "ReviewSampler",
     "ReviewedPerformance",

@@ -8,6 +8,9 @@ Reviewing again later is allowed: the latest review of a prediction counts.
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +29,13 @@ from decayguard.store import (
 from decayguard.store.reviews import ReviewStatus
 from decayguard.store.schema import reviews
 
-__all__ = ["PredictionNotFound", "ReviewItem", "ReviewQueue", "default_label_values"]
+__all__ = [
+    "PredictionNotFound",
+    "ReviewItem",
+    "ReviewLeases",
+    "ReviewQueue",
+    "default_label_values",
+]
 
 
 class PredictionNotFound(LookupError):
@@ -151,3 +160,43 @@ class ReviewQueue:
             value=value,
         )
         return record_review(self.engine, review)
+
+
+class ReviewLeases:
+    """Which queued prediction each reviewer is looking at, so that reviewers working at the
+    same time are shown different ones.
+
+    A lease lasts ``seconds`` (a reviewer who walks away frees their item) and ends when the
+    verdict is recorded. Leases live in memory, in one API process: with several API
+    workers, two reviewers may still meet the same prediction; the later verdict then
+    supersedes the earlier one, which is kept in the history.
+    """
+
+    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+        if seconds <= 0:
+            raise ValueError(f"a review lease must last > 0 seconds, got {seconds}")
+        self.seconds = seconds
+        self.clock = clock
+        self._held: dict[str, tuple[str, float]] = {}
+        self._lock = threading.Lock()
+
+    def claim(
+        self, reviewer: str, pick: Callable[[tuple[str, ...]], list[ReviewItem]]
+    ) -> list[ReviewItem]:
+        """Items for ``reviewer``: ``pick`` gets the ids others hold and chooses; what it
+        returns is leased to ``reviewer`` (atomically, against concurrent claims)."""
+        with self._lock:
+            now = self.clock()
+            self._held = {
+                pid: (who, until) for pid, (who, until) in self._held.items() if until > now
+            }
+            others = tuple(pid for pid, (who, _) in self._held.items() if who != reviewer)
+            items = pick(others)
+            for item in items:
+                self._held[item.prediction_id] = (reviewer, now + self.seconds)
+            return items
+
+    def release(self, prediction_ids: Iterable[str]) -> None:
+        with self._lock:
+            for pid in prediction_ids:
+                self._held.pop(pid, None)

@@ -81,7 +81,9 @@
   }
 
   async function loadNext() {
-    const response = await fetch("/api/v1/reviews/queue?limit=1", { headers: headers() });
+    const query = new URLSearchParams({ limit: "1" });
+    if (settings.reviewer) query.set("reviewer", settings.reviewer);
+    const response = await fetch("/api/v1/reviews/queue?" + query, { headers: headers() });
     if (!response.ok) {
       say("Cannot load the queue: " + (await explain(response)), true);
       return;
