@@ -81,6 +81,7 @@ def served(
             grpc_port=_free_port(),
             metrics_port=_free_port(),
             log_flush_seconds=0.1,
+            trust_event_time=True,  # log at the simulated time carried by each request
         ),
         root=root,
     )

@@ -72,8 +72,8 @@ def test_batches_are_logged_row_by_row(served: Served, simulation: Simulation) -
 
 @pytest.mark.xfail(
     strict=True,
-    reason="the runtime logs the wall clock; it should log parameters.event_time "
-    "(docs/simulator.md). Remove this marker once it does.",
+    reason="the runtime logs the wall clock; with serving.trust_event_time it should log "
+    "parameters.event_time (docs/simulator.md). Remove this marker once it does.",
 )
 def test_the_logged_time_is_the_simulated_event_time(
     served: Served, simulation: Simulation
