@@ -95,3 +95,24 @@ def test_feast_serve_errors_become_clear_decayguard_errors(feature_server: Featu
 def test_feature_server_that_cannot_start_says_why(tmp_path: object) -> None:
     with pytest.raises(ServiceError, match="exited while starting"):
         FeatureServer(str(tmp_path), port=0).start().wait_ready(timeout=60)
+
+
+def test_the_serving_runtime_lookup_reads_the_same_values_from_feast_serve(
+    sqlite_project: Project, feature_server: FeatureServer
+) -> None:
+    """Point 3 end to end: the MLServer runtime's own Feast client against real `feast serve`."""
+    import asyncio
+
+    from decayguard.serving.features import FeastOnlineClient
+
+    async def lookup() -> dict[str, list[object]]:
+        client = FeastOnlineClient(feature_server.url, feature_service=SERVICE)
+        try:
+            return await client.fetch(KEY, [SPOT, BACKFILLED, 987654])
+        finally:
+            await client.aclose()
+
+    served = asyncio.run(lookup())
+    expected = sqlite_project.repo.online_features([{KEY: SPOT}, {KEY: BACKFILLED}, {KEY: 987654}])
+    assert served == expected
+    assert served["income"] == [300.0, 150.0, None]

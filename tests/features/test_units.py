@@ -488,3 +488,13 @@ def test_when_feast_is_missing_the_error_says_which_environment(tmp_path: Path) 
 def test_lineage_timestamps_are_utc_iso() -> None:
     moment = datetime(2026, 1, 1, tzinfo=UTC)
     assert lineage(window_end=moment.isoformat()).window_end.endswith("+00:00")
+
+
+def test_a_missing_repo_or_feature_store_yaml_is_a_config_error(tmp_path: Path) -> None:
+    from decayguard.features import FeatureRepo
+
+    cfg = DecayguardConfig(root=tmp_path)
+    with pytest.raises(ConfigError, match=r"features\.repo_path"):
+        FeatureRepo.from_config(cfg)
+    with pytest.raises(ConfigError, match=r"feature_store\.yaml: missing"):
+        _ = FeatureRepo(tmp_path).store
