@@ -47,6 +47,20 @@ def test_rebuilding_from_shuffled_labels_gives_the_same_hash(
     assert compare_lineage(training.lineage, again.lineage).same_data
 
 
+def test_reproducing_from_labels_checks_the_hash_and_names_what_changed(
+    sqlite_project: Project, built: tuple[pd.DataFrame, TrainingSet]
+) -> None:
+    labels, training = built
+    record = TrainingSetLineage.from_dict(training.lineage.to_dict())
+    again = sqlite_project.repo.reproduce_training_set(
+        record, labels.sample(frac=1.0, random_state=9)
+    )
+    assert again.lineage.frame_sha256 == record.frame_sha256
+    relabelled = labels.assign(default=labels["default"].where(labels.index != 0, "x"))
+    with pytest.raises(ArtifactError, match=r"changed since: the labels$"):
+        sqlite_project.repo.reproduce_training_set(record, relabelled)
+
+
 def test_lineage_names_service_version_window_rows_and_sources(
     sqlite_project: Project, built: tuple[pd.DataFrame, TrainingSet]
 ) -> None:

@@ -29,7 +29,13 @@ from decayguard.features.lineage import (
 )
 from decayguard.features.store_yaml import FEATURE_STORE_YAML, write_feature_store_yaml
 from decayguard.features.training import TrainingSet, attach_features, validate_labels
-from decayguard.features.windows import TIME_COLUMN, AllHistory, DataWindow, window_from_config
+from decayguard.features.windows import (
+    TIME_COLUMN,
+    AllHistory,
+    DataWindow,
+    window_from_config,
+    window_from_description,
+)
 
 if TYPE_CHECKING:
     from feast import FeatureService, FeatureStore, FeatureView
@@ -368,6 +374,40 @@ class FeatureRepo:
                 f"{lineage.frame_sha256[:16]}…"
             )
         return TrainingSet(frame=frame[lineage.columns], lineage=lineage)
+
+    def reproduce_training_set(
+        self, lineage: TrainingSetLineage, labels: pd.DataFrame, *, time_column: str = TIME_COLUMN
+    ) -> TrainingSet:
+        """Rebuild a training set from its labels and lineage record; same hash or an error.
+
+        Uses the recorded feature service, window and as-of time. On a mismatch the
+        :class:`ArtifactError` says what changed: the labels, the offline source files, or
+        the feature definitions.
+        """
+        rebuilt = self.training_set(
+            labels,
+            window=window_from_description(lineage.window),
+            end=datetime.fromisoformat(lineage.window_end),
+            time_column=time_column,
+            feature_service=lineage.feature_service,
+            save=False,
+        )
+        if rebuilt.lineage.frame_sha256 == lineage.frame_sha256:
+            return rebuilt
+        causes = [
+            what
+            for what, field in (
+                ("the labels", "labels_sha256"),
+                ("the offline source files", "sources"),
+                ("the feature definitions", "feature_service_version"),
+            )
+            if getattr(rebuilt.lineage, field) != getattr(lineage, field)
+        ]
+        raise ArtifactError(
+            f"rebuilt training set has SHA-256 {rebuilt.lineage.frame_sha256[:16]}…, the record "
+            f"says {lineage.frame_sha256[:16]}…; changed since: "
+            f"{', '.join(causes) or 'nothing recorded (Feast or pandas behaviour?)'}"
+        )
 
     def training_set_from_config(
         self, labels: pd.DataFrame, cfg: DecayguardConfig, **kwargs: Any
