@@ -20,7 +20,7 @@ def test_detections_delays_and_false_alarms() -> None:
         Alarm(s.at_day(9.5), "proxy", "stable week"),
         Alarm(s.at_day(15.25), "proxy", "income drift"),
         Alarm(s.at_day(16), "proxy", "utilization drift"),
-        Alarm(s.at_day(17), "estimated", "estimate dipped"),
+        Alarm(s.at_day(17), "review", "reviewed accuracy dipped"),
         Alarm(s.at_day(22), "proxy", "recession still there"),
         Alarm(s.at_day(22.5), "realized", "reviews"),
         Alarm(s.at_day(25), "realized", "labels"),

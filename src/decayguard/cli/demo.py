@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
+import pandas as pd
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -12,13 +13,13 @@ from rich.table import Table
 from decayguard.cli.common import console
 
 
-def _delay(detection: object, strategy: str) -> str:
-    at = detection.first_alarm[strategy]  # type: ignore[attr-defined]
-    if at is None:
-        return "[dim]—[/dim]"
-    delay = detection.delay(strategy)  # type: ignore[attr-defined]
-    hours = delay.total_seconds() / 3600
-    return f"{at:%b %d %H:%M} (+{hours / 24:.1f} d)"
+def _cell(detections: pd.DataFrame, onset: int, strategy: str) -> str:
+    row = detections[(detections["onset"] == onset) & (detections["strategy"] == strategy)]
+    if row.empty or pd.isna(row["detected_at"].iloc[0]):
+        expected = bool(row["expected"].iloc[0]) if not row.empty else False
+        return "[red]missed[/red]" if expected else "[dim]—[/dim]"
+    at, delay = row["detected_at"].iloc[0], row["delay"].iloc[0]
+    return f"{at:%b %d %H:%M} (+{delay.total_seconds() / 86400:.1f} d)"
 
 
 def demo(
@@ -54,20 +55,20 @@ def demo(
     table.add_column("proxy signals\n(drift, estimates)")
     table.add_column("reviewed sample")
     table.add_column("retrospective labels")
-    for d in result.detections:
+    detections = result.score.detections
+    for i, onset in enumerate(result.onsets):
         table.add_row(
-            f"{d.onset.kind}: {d.onset.description}",
-            f"{d.onset.start:%b %d}",
-            _delay(d, "proxy"),
-            _delay(d, "review"),
-            _delay(d, "realized"),
+            f"{onset.kind}: {onset.description}",
+            f"{onset.start:%b %d}",
+            *(_cell(detections, i, s) for s in ("proxy", "review", "realized")),
         )
     console.print(table)
-    false_alarms = sum(len(v) for v in result.false_alarms.values())
-    console.print(
-        f"false alarms (before any onset): {false_alarms}"
-        + "".join(f"\n  {s}: {', '.join(v)}" for s, v in result.false_alarms.items() if v)
-    )
+    false_alarms = result.score.false_alarms
+    console.print(f"false alarms: {len(false_alarms)}")
+    for alarm in false_alarms.itertuples():
+        console.print(
+            f"  {alarm.time:%b %d %H:%M} {alarm.strategy}: {alarm.reason} ({alarm.detail})"
+        )
     alerts = Table(title=f"Alerts sent ({len(result.alerts_sent)}, via apprise to a webhook)")
     alerts.add_column("type")
     alerts.add_column("title", overflow="fold")

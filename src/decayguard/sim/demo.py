@@ -38,7 +38,8 @@ from decayguard.processes import BackgroundProcess, free_port, python_command
 from decayguard.sim.feast_source import write_feature_history
 from decayguard.sim.population import FEATURE_NAMES, LABEL_COLUMN
 from decayguard.sim.reviewer import SimulatedReviewer
-from decayguard.sim.scenario import LoanScenario, Onset
+from decayguard.sim.scenario import LoanScenario, Onset, Strategy
+from decayguard.sim.scoring import Alarm, AlarmScore, score_alarms
 from decayguard.sim.simulation import Simulation
 from decayguard.sim.traffic import replay_traffic
 from decayguard.sim.training import train_model
@@ -47,7 +48,7 @@ from decayguard.store.schema import alerts as alerts_table
 
 MARKER = ".decayguard-demo"
 MODEL = "credit-default"
-STRATEGY_RULES = {
+STRATEGY_RULES: dict[Strategy, tuple[str, ...]] = {
     "proxy": ("feature_drift", "prediction_drift", "data_quality", "decay.proxy"),
     "review": ("decay.review",),
     "realized": ("decay.realized",),
@@ -76,20 +77,11 @@ class DemoSettings:
 
 
 @dataclass
-class Detection:
-    onset: Onset
-    first_alarm: dict[str, datetime | None]
-
-    def delay(self, strategy: str) -> timedelta | None:
-        at = self.first_alarm.get(strategy)
-        return None if at is None else at - self.onset.start
-
-
-@dataclass
 class DemoResult:
     folder: Path
-    detections: list[Detection]
-    false_alarms: dict[str, list[str]]
+    onsets: list[Onset]
+    score: AlarmScore
+    """Per scored onset and strategy: when the first alarm came (``detected_at``, ``delay``)."""
     alerts_sent: list[dict[str, Any]]
     requests_sent: int
     request_failures: int
@@ -351,27 +343,15 @@ def _opened_alerts(cfg: DecayguardConfig) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["rule", "opened_at", "message"])
 
 
-def score_detections(
-    onsets: list[Onset], opened: pd.DataFrame
-) -> tuple[list[Detection], dict[str, list[str]]]:
-    """Credit each alarm to the latest onset before it; alarms before any onset are false."""
-    scored = sorted((o for o in onsets if o.scored), key=lambda o: o.start)
-    detections = [Detection(o, dict.fromkeys(STRATEGY_RULES)) for o in scored]
-    false_alarms: dict[str, list[str]] = {s: [] for s in STRATEGY_RULES}
-    for row in opened.sort_values("opened_at").itertuples():
+def alarms_from_alerts(opened: pd.DataFrame) -> list[Alarm]:
+    """Each opened incident as an alarm of the strategy whose rule raised it."""
+    alarms = []
+    for row in opened.itertuples():
         strategy = next((s for s, rules in STRATEGY_RULES.items() if row.rule in rules), None)
-        if strategy is None:
-            continue
-        at = pd.Timestamp(str(row.opened_at)).to_pydatetime()
-        owner = None
-        for detection in detections:
-            if detection.onset.start <= at:
-                owner = detection
-        if owner is None:
-            false_alarms[strategy].append(f"{row.rule} at {at:%Y-%m-%d %H:%M}")
-        elif owner.first_alarm[strategy] is None:
-            owner.first_alarm[strategy] = at
-    return detections, false_alarms
+        if strategy is not None:
+            at = pd.Timestamp(str(row.opened_at)).to_pydatetime()
+            alarms.append(Alarm(at, strategy, f"{row.rule}: {row.message}"))
+    return alarms
 
 
 def _true_accuracy(sim: Simulation, model: Any, step: timedelta) -> list[tuple[datetime, float]]:
@@ -442,12 +422,16 @@ def run_demo(settings: DemoSettings, progress: Progress | None = None) -> DemoRe
                 _run_monitor(cfg, t1.to_pydatetime())
                 runs += 1
         say("scoring detections", 1.0)
-        detections, false_alarms = score_detections(sim.onsets, _opened_alerts(cfg))
+        score = score_alarms(
+            sim.onsets,
+            alarms_from_alerts(_opened_alerts(cfg)),
+            since=sim.scenario.deployment_time,
+        )
         alerts_sent = list(inbox.messages)
     return DemoResult(
         folder=folder,
-        detections=detections,
-        false_alarms=false_alarms,
+        onsets=[o for o in sim.onsets if o.scored],
+        score=score,
         alerts_sent=alerts_sent,
         requests_sent=sent,
         request_failures=failures,

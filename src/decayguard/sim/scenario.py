@@ -38,7 +38,9 @@ if TYPE_CHECKING:
     from decayguard.sim.simulation import Simulation
 
 OnsetKind = Literal["covariate", "concept", "prediction", "seasonal"]
-Strategy = Literal["proxy", "estimated", "realized"]
+Strategy = Literal["proxy", "review", "realized"]
+"""The three ways decayguard watches a model: proxy signals (drift, data quality and
+label-free estimates), the human-reviewed sample, and retrospective labels."""
 """The monitor's three ways of seeing decay: proxy signals (feature and prediction
 drift), label-free performance estimates, and realized performance from labels
 and reviews."""
@@ -206,7 +208,7 @@ class LoanScenario:
             ),
             features=("debt_ratio", "utilization", "employment"),
             decay=True,
-            detectable_by=("realized",),
+            detectable_by=("review", "realized"),
         )
 
     def onsets(self) -> list[Onset]:

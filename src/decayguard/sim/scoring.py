@@ -1,15 +1,16 @@
 """Scoring what a monitor detected against the scenario's known onsets.
 
 An *alarm* is a time and the strategy that raised it: ``"proxy"`` (feature or
-prediction drift: it claims the inputs changed) or ``"estimated"`` /
-``"realized"`` (performance below threshold: it claims the model decayed).
+prediction drift, data quality, a label-free estimate: an early warning that the
+inputs changed) or ``"review"`` / ``"realized"`` (performance from reviewed or
+labelled predictions below threshold: it claims the model decayed).
 The rules, applied to the scored onsets in time order:
 
 * an alarm belongs to the latest scored onset that started at or before it;
   the first alarm of each strategy in an onset's span is that onset's
   detection by the strategy, and its delay is measured from the onset's start;
 * an alarm before the first scored onset is a false alarm, and so is a decay
-  alarm (estimated, realized) in the span of an onset that is not a decay
+  alarm (review, realized) in the span of an onset that is not a decay
   (a covariate shift that leaves the model as accurate as before);
 * a drift alarm that keeps firing after a later onset is not false (the
   earlier drift is still there), but it is not a detection of the later one
@@ -26,9 +27,9 @@ import pandas as pd
 
 from decayguard.sim.scenario import Onset, Strategy
 
-DECAY_STRATEGIES: frozenset[str] = frozenset({"estimated", "realized"})
+DECAY_STRATEGIES: frozenset[str] = frozenset({"review", "realized"})
 """Strategies whose alarms claim that the model's performance decayed."""
-STRATEGIES: tuple[Strategy, ...] = ("proxy", "estimated", "realized")
+STRATEGIES: tuple[Strategy, ...] = ("proxy", "review", "realized")
 
 
 @dataclass(frozen=True, slots=True)
