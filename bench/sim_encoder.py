@@ -62,7 +62,7 @@ def main() -> None:
     load = os.getloadavg()[0]
     print(f"ColumnTransformer pipeline: {base_ms:.3f} ms per one-row predict_proba")
     print(f"LoanFeatureEncoder pipeline: {ours_ms:.3f} ms per one-row predict_proba")
-    print(f"speed-up: {base_ms / ours_ms:.2f}x  (load average {load:.1f} on {os.cpu_count()} cores)")
+    print(f"speed-up: {base_ms / ours_ms:.2f}x (load {load:.1f}, {os.cpu_count()} cores)")
     result = {
         "baseline_ms": round(base_ms, 4),
         "encoder_ms": round(ours_ms, 4),
