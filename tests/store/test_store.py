@@ -202,3 +202,23 @@ def test_timestamps_are_stored_as_utc(store_engine: Engine) -> None:
     assert row["ts"] == datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
     with store_engine.connect() as conn:
         assert conn.execute(sa.text("select count(*) from predictions")).scalar() == 1
+
+
+def test_a_label_key_has_at_most_one_current_value(store_engine: Engine) -> None:
+    from decayguard.store.schema import labels
+
+    insert_predictions(store_engine, make_records(2))
+    ingest_labels(store_engine, [LabelRecord("m", "1", prediction_id="m-1")])
+    row = {
+        "model_name": "m",
+        "label_key": "p:m-1",
+        "prediction_id": "m-1",
+        "value": "0",
+        "source": "racing-writer",
+        "received_at": T0,
+    }
+    with pytest.raises(sa.exc.IntegrityError), store_engine.begin() as conn:
+        conn.execute(labels.insert(), row)
+    # A superseded value is history and does not collide.
+    with store_engine.begin() as conn:
+        conn.execute(labels.insert(), {**row, "superseded_at": T0})

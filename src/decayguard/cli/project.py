@@ -33,7 +33,7 @@ def init(
 def run_app(app: typer.Typer) -> None:
     """Run the CLI; a :class:`DecayguardError` prints one clear line, not a traceback."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
     except DecayguardError as exc:
         err_console.print(f"[red]error:[/red] {exc}", highlight=False)
         sys.exit(2)
@@ -47,3 +47,5 @@ def run_app(app: typer.Typer) -> None:
             exc.show()
             sys.exit(exc.exit_code)
         raise
+    if isinstance(code, int) and code:  # `raise typer.Exit(n)` returns n without standalone mode
+        sys.exit(code)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pandas as pd
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from decayguard.store.schema import labels, predictions
 
@@ -63,69 +63,86 @@ def ingest_labels(
     Labels for prediction ids the store does not know are reported back and, when
     ``require_known_prediction``, not stored."""
     now = _as_utc(received_at or datetime.now(UTC))
-    result = LabelIngestResult()
     batch: dict[tuple[str, str], LabelRecord] = {}
     for rec in records:
         batch[(rec.model_name, rec.key)] = rec  # latest in the delivery wins
     if not batch:
-        return result
-    with engine.begin() as conn:
-        if require_known_prediction:
-            ids = [r.prediction_id for r in batch.values() if r.prediction_id is not None]
-            known: set[str] = set()
-            for i in range(0, len(ids), 500):
-                known.update(
-                    row[0]
-                    for row in conn.execute(
-                        sa.select(predictions.c.id).where(predictions.c.id.in_(ids[i : i + 500]))
-                    )
+        return LabelIngestResult()
+    for attempt in range(3):
+        try:
+            with engine.begin() as conn:
+                return _ingest(conn, batch, now, require_known_prediction)
+        except sa.exc.IntegrityError:
+            # A concurrent delivery made a key current first (uq_labels_current): re-read.
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _ingest(
+    conn: Connection,
+    batch: dict[tuple[str, str], LabelRecord],
+    now: datetime,
+    require_known_prediction: bool,
+) -> LabelIngestResult:
+    result = LabelIngestResult()
+    batch = dict(batch)  # a retry starts again from the whole delivery
+    if require_known_prediction:
+        ids = [r.prediction_id for r in batch.values() if r.prediction_id is not None]
+        known: set[str] = set()
+        for i in range(0, len(ids), 500):
+            known.update(
+                row[0]
+                for row in conn.execute(
+                    sa.select(predictions.c.id).where(predictions.c.id.in_(ids[i : i + 500]))
                 )
-            for k, r in list(batch.items()):
-                if r.prediction_id is not None and r.prediction_id not in known:
-                    result.unknown_prediction_ids.append(r.prediction_id)
-                    del batch[k]
-        current: dict[tuple[str, str], tuple[int, str]] = {}
-        keys = list(batch)
-        for i in range(0, len(keys), 500):
-            chunk = keys[i : i + 500]
-            rows = conn.execute(
-                sa.select(labels.c.id, labels.c.model_name, labels.c.label_key, labels.c.value)
-                .where(labels.c.label_key.in_([k for _, k in chunk]))
-                .where(labels.c.superseded_at.is_(None))
             )
-            for row in rows:
-                current[(row.model_name, row.label_key)] = (row.id, row.value)
-        new_rows, superseded = [], []
-        for key, rec in batch.items():
-            if key in current:
-                row_id, value = current[key]
-                if value == rec.value:
-                    result.duplicates.append(key[1])
-                    continue
-                superseded.append(row_id)
-                result.corrected += 1
-            else:
-                result.inserted += 1
-            new_rows.append(
-                {
-                    "model_name": rec.model_name,
-                    "label_key": rec.key,
-                    "prediction_id": rec.prediction_id,
-                    "entity_key": rec.entity_key,
-                    "event_time": _as_utc(rec.event_time) if rec.event_time else None,
-                    "value": rec.value,
-                    "source": rec.source,
-                    "received_at": now,
-                }
-            )
-        for i in range(0, len(superseded), 500):
-            conn.execute(
-                labels.update()
-                .where(labels.c.id.in_(superseded[i : i + 500]))
-                .values(superseded_at=now)
-            )
-        if new_rows:
-            conn.execute(labels.insert(), new_rows)
+        for k, r in list(batch.items()):
+            if r.prediction_id is not None and r.prediction_id not in known:
+                result.unknown_prediction_ids.append(r.prediction_id)
+                del batch[k]
+    current: dict[tuple[str, str], tuple[int, str]] = {}
+    keys = list(batch)
+    for i in range(0, len(keys), 500):
+        chunk = keys[i : i + 500]
+        rows = conn.execute(
+            sa.select(labels.c.id, labels.c.model_name, labels.c.label_key, labels.c.value)
+            .where(labels.c.label_key.in_([k for _, k in chunk]))
+            .where(labels.c.superseded_at.is_(None))
+        )
+        for row in rows:
+            current[(row.model_name, row.label_key)] = (row.id, row.value)
+    new_rows, superseded = [], []
+    for key, rec in batch.items():
+        if key in current:
+            row_id, value = current[key]
+            if value == rec.value:
+                result.duplicates.append(key[1])
+                continue
+            superseded.append(row_id)
+            result.corrected += 1
+        else:
+            result.inserted += 1
+        new_rows.append(
+            {
+                "model_name": rec.model_name,
+                "label_key": rec.key,
+                "prediction_id": rec.prediction_id,
+                "entity_key": rec.entity_key,
+                "event_time": _as_utc(rec.event_time) if rec.event_time else None,
+                "value": rec.value,
+                "source": rec.source,
+                "received_at": now,
+            }
+        )
+    for i in range(0, len(superseded), 500):
+        conn.execute(
+            labels.update()
+            .where(labels.c.id.in_(superseded[i : i + 500]))
+            .values(superseded_at=now)
+        )
+    if new_rows:
+        conn.execute(labels.insert(), new_rows)
     return result
 
 

@@ -101,6 +101,15 @@ labels = sa.Table(
     sa.Index(None, "model_name", "label_key"),
     sa.Index(None, "prediction_id"),
 )
+# At most one current value per label key: two concurrent deliveries cannot both win.
+sa.Index(
+    "uq_labels_current",
+    labels.c.model_name,
+    labels.c.label_key,
+    unique=True,
+    sqlite_where=labels.c.superseded_at.is_(None),
+    postgresql_where=labels.c.superseded_at.is_(None),
+)
 
 reviews = sa.Table(
     "reviews",
