@@ -110,7 +110,10 @@ def _feast_serve_processes(port: int) -> list[int]:
 
 
 @pytest.mark.slow
-def test_serve_command_serves_and_stops_its_workers_on_ctrl_c(sqlite_project: Project) -> None:
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_serve_command_serves_and_stops_its_workers(
+    sqlite_project: Project, stop_signal: signal.Signals
+) -> None:
     port = free_port()
     process = subprocess.Popen(
         [str(VENV_BIN / "decayguard"), "features", "serve", "--project",
@@ -137,7 +140,7 @@ def test_serve_command_serves_and_stops_its_workers_on_ctrl_c(sqlite_project: Pr
         assert answer.status_code == 200
         feast_processes = [pid for pid in _feast_serve_processes(port) if pid != process.pid]
         assert len(feast_processes) >= 2  # gunicorn's master and its worker
-        process.send_signal(signal.SIGINT)  # Ctrl-C on the CLI only
+        process.send_signal(stop_signal)  # to the CLI only, not to feast serve's group
         assert process.wait(timeout=30) == 0
         time.sleep(0.5)
         assert _feast_serve_processes(port) == []

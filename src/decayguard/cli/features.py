@@ -7,6 +7,7 @@ repo, after refreshing its ``feature_store.yaml`` from decayguard.yaml.
 from __future__ import annotations
 
 import json
+import signal
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -73,12 +74,21 @@ def serve_command(
     server = FeatureServer(
         repo.path, host=host or url.hostname, port=port or url.port, workers=workers
     )
-    server.start().wait_ready()
-    console.print(f"feast serve for {repo.path} at {server.url} (Ctrl-C stops it)")
+    # feast serve runs in its own session (so that stopping it reaches its workers); a
+    # SIGTERM to this command must stop it too, not orphan it.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
+        server.start().wait_ready()
+        console.print(f"feast serve for {repo.path} at {server.url} (Ctrl-C stops it)")
         server.wait()
     except KeyboardInterrupt:
+        pass
+    finally:
         server.stop()
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 @app.command("training-set")
