@@ -15,7 +15,6 @@ from typing import Any, ClassVar, Protocol
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
 from decayguard.config import FeatureSpec
 from decayguard.errors import ArtifactError
@@ -26,8 +25,11 @@ FloatArray = npt.NDArray[np.float64]
 class LoadedModel(Protocol):
     """A deserialized model, ready to score a frame whose columns follow the schema."""
 
-    def predict_scores(self, frame: pd.DataFrame) -> FloatArray:
-        """Class probabilities ``[n, k]`` for classifiers, predictions ``[n]`` for regression."""
+    def predict_scores(self, frame: Any) -> FloatArray:
+        """Class probabilities ``[n, k]`` for classifiers, predictions ``[n]`` for regression.
+
+        ``frame`` is a DataFrame whose columns follow the schema, or (for all-float schemas)
+        the same values as a ``float64`` matrix."""
         ...
 
 
@@ -60,7 +62,7 @@ class _SklearnModel:
         self._estimator = estimator
         self._classifier = classifier
 
-    def predict_scores(self, frame: pd.DataFrame) -> FloatArray:
+    def predict_scores(self, frame: Any) -> FloatArray:
         if self._classifier:
             return np.asarray(self._estimator.predict_proba(frame), dtype=np.float64)
         return np.asarray(self._estimator.predict(frame), dtype=np.float64).reshape(-1)
@@ -111,7 +113,7 @@ class _LightGBMModel:
         self._categorical = list(categorical)
         self._task = task
 
-    def predict_scores(self, frame: pd.DataFrame) -> FloatArray:
+    def predict_scores(self, frame: Any) -> FloatArray:
         if self._categorical:
             frame = frame.copy()
             for name in self._categorical:

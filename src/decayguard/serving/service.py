@@ -15,9 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
-from decayguard.config import FeatureSpec
 from decayguard.errors import InputValidationError, ServiceError, StoreError
 from decayguard.feedback.sampling import (
     STRATEGIES,
@@ -28,6 +26,7 @@ from decayguard.feedback.sampling import (
 )
 from decayguard.registry.export import ExportedModel, load_model
 from decayguard.serving.features import FeastOnlineClient
+from decayguard.serving.inputs import FrameInput, input_builder_for
 from decayguard.serving.logger import PredictionLogger, shared_logger
 from decayguard.serving.routing import CHALLENGER, CHAMPION, SHADOW, RoutingPolicy, routing_policy
 from decayguard.serving.settings import ReviewSpec, RuntimeSettings
@@ -76,22 +75,6 @@ def build_sampler(spec: ReviewSpec | None, exported: ExportedModel) -> ReviewSam
     return sampler
 
 
-def build_frame(features: Sequence[FeatureSpec], columns: dict[str, list[Any]]) -> pd.DataFrame:
-    """The model's input frame: columns in schema order, with the schema's dtypes."""
-    data: dict[str, Any] = {}
-    for spec in features:
-        values = columns[spec.name]
-        if spec.dtype == "float" or (spec.dtype == "int" and None in values):
-            data[spec.name] = np.array(values, dtype=np.float64)
-        elif spec.dtype == "int":
-            data[spec.name] = np.array(values, dtype=np.int64)
-        elif spec.dtype == "bool" and None not in values:
-            data[spec.name] = np.array(values, dtype=bool)
-        else:
-            data[spec.name] = np.array(values, dtype=object)
-    return pd.DataFrame(data)
-
-
 class PredictionService:
     """Serves one model name: its champion, an optional challenger, and the log."""
 
@@ -115,6 +98,10 @@ class PredictionService:
         self._samplers = {
             CHAMPION: build_sampler(settings.review, champion),
             CHALLENGER: build_sampler(settings.review, challenger) if challenger else None,
+        }
+        self._inputs = {
+            CHAMPION: input_builder_for(champion),
+            CHALLENGER: input_builder_for(challenger) if challenger else FrameInput(),
         }
         self._rng = np.random.default_rng()
         if challenger is not None:
@@ -169,8 +156,9 @@ class PredictionService:
         keys = validated.entity_keys
         route = self.policy.route(str(keys[0]) if keys else request_id)
         arm = self.challenger if route.answer == CHALLENGER and self.challenger else self.champion
-        frame = build_frame(arm.manifest.features, validated.columns)
-        scores = _score(arm, frame)
+        answering = CHALLENGER if arm is self.challenger else CHAMPION
+        model_input = self._inputs[answering].build(arm.manifest.features, validated.columns)
+        scores = _score(arm, model_input)
         labels, score_values = arm.score_columns(scores)
         n = validated.n_rows
         ids = [request_id] if n == 1 else [f"{request_id}.{i}" for i in range(n)]
@@ -249,8 +237,9 @@ class PredictionService:
         """The challenger's silent opinion; a failure here never fails the request."""
         assert self.challenger is not None
         try:
-            frame = build_frame(self.challenger.manifest.features, validated.columns)
-            scores = _score(self.challenger, frame)
+            builder = self._inputs[CHALLENGER]
+            model_input = builder.build(self.challenger.manifest.features, validated.columns)
+            scores = _score(self.challenger, model_input)
             labels, values = self.challenger.score_columns(scores)
         except InputValidationError as exc:
             log.warning("shadow model could not score request %s: %s", ids[0], exc)
@@ -266,9 +255,9 @@ class PredictionService:
             await self.feast.aclose()
 
 
-def _score(arm: ExportedModel, frame: pd.DataFrame) -> np.ndarray:
+def _score(arm: ExportedModel, model_input: Any) -> np.ndarray:
     try:
-        return arm.model.predict_scores(frame)
+        return arm.model.predict_scores(model_input)
     except (ValueError, TypeError, KeyError, IndexError) as exc:
         # The request passed schema validation, so what is left is input the model
         # itself refuses (say, a category it never saw): a client error, not a 500.

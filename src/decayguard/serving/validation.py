@@ -139,6 +139,9 @@ class InputValidator:
 
     def validate(self, inputs: Sequence[TensorInput]) -> ValidatedInputs:
         """Check names, types, shapes and missing values; return the columns."""
+        matrix = self._matrix_form(inputs)
+        if matrix is not None:
+            return matrix
         columns: dict[str, list[Any]] = {}
         entity_keys: list[Any] | None = None
         n_rows: int | None = None
@@ -176,6 +179,42 @@ class InputValidator:
             hint = f" (or send {self.entity_key!r} to look features up)" if self.entity_key else ""
             raise InputValidationError(missing[0], f"missing from the request{hint}")
         return ValidatedInputs(n_rows, columns, entity_keys, missing)
+
+    def _matrix_form(self, inputs: Sequence[TensorInput]) -> ValidatedInputs | None:
+        """One ``[n, k]`` tensor holding every feature, in schema order (what NumpyCodec
+        clients send); only for models whose features are all numeric."""
+        k = len(self.features)
+        if len(inputs) != 1 or k < 2:
+            return None
+        tensor = inputs[0]
+        shape = list(tensor.shape)
+        if tensor.name in self._specs or tensor.name == self.entity_key or len(shape) != 2:
+            return None
+        if shape[1] != k:
+            raise InputValidationError(
+                tensor.name, f"a feature matrix needs {k} columns ({', '.join(self._specs)})"
+            )
+        for spec in self.features:
+            if spec.dtype not in ("float", "int"):
+                raise InputValidationError(
+                    tensor.name,
+                    f"feature {spec.name!r} is a {spec.dtype}: send one input per feature",
+                )
+            if tensor.datatype not in ALLOWED_DATATYPES[spec.dtype]:
+                raise InputValidationError(
+                    tensor.name, f"{tensor.datatype} does not fit feature {spec.name!r}"
+                )
+        values = _flatten(tensor.data)
+        n = _rows(TensorInput(tensor.name, tensor.datatype, [shape[0]], values[::k]), values[::k])
+        if len(values) != n * k:
+            raise InputValidationError(
+                tensor.name, f"shape {shape} needs {n * k} values, got {len(values)}"
+            )
+        columns = {
+            spec.name: [_check_value(spec, v, i, spec.name) for i, v in enumerate(values[j::k])]
+            for j, spec in enumerate(self.features)
+        }
+        return ValidatedInputs(n, columns)
 
     def _entity_keys(self, tensor: TensorInput, values: list[Any]) -> list[Any]:
         assert self.entity_key is not None
