@@ -140,3 +140,35 @@ def test_serving_env_imports_the_runtime_without_the_control_plane() -> None:
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
+
+
+NUMERIC_SCHEMA = [FeatureSpec(name=n) for n in ("a", "b", "c")]
+
+
+def test_a_feature_matrix_is_split_into_columns_in_schema_order() -> None:
+    validated = InputValidator(NUMERIC_SCHEMA).validate(
+        [TensorInput("input-0", "FP32", [2, 3], [[1, 2, 3], [4, 5, 6]])]
+    )
+    assert validated.columns == {"a": [1.0, 4.0], "b": [2.0, 5.0], "c": [3.0, 6.0]}
+
+
+@pytest.mark.parametrize(
+    ("tensor", "message"),
+    [
+        (TensorInput("input-0", "FP64", [1, 2], [1.0, 2.0]), "needs 3 columns"),
+        (TensorInput("input-0", "FP64", [2, 3], [1.0] * 5), "needs 6 values"),
+        (TensorInput("input-0", "BYTES", [1, 3], ["x"] * 3), "does not fit feature 'a'"),
+        (TensorInput("input-0", "FP64", [1, 3], [1.0, None, 3.0]), "missing value"),
+        (TensorInput("input-0", "FP64", [0, 3], []), "no rows"),
+    ],
+)
+def test_a_bad_feature_matrix_names_the_problem(tensor: TensorInput, message: str) -> None:
+    with pytest.raises(InputValidationError, match=message):
+        InputValidator(NUMERIC_SCHEMA).validate([tensor])
+
+
+def test_a_feature_matrix_is_refused_when_a_feature_is_a_string() -> None:
+    with pytest.raises(InputValidationError, match="'job' is a category"):
+        InputValidator([*NUMERIC_SCHEMA, FeatureSpec(name="job", dtype="category")]).validate(
+            [TensorInput("input-0", "FP64", [1, 4], [1.0] * 4)]
+        )
