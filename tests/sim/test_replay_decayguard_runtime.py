@@ -70,11 +70,6 @@ def test_batches_are_logged_row_by_row(served: Served, simulation: Simulation) -
     assert len(stored) == len(rows)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the runtime logs the wall clock; with serving.trust_event_time it should log "
-    "parameters.event_time (docs/simulator.md). Remove this marker once it does.",
-)
 def test_the_logged_time_is_the_simulated_event_time(
     served: Served, simulation: Simulation
 ) -> None:

@@ -192,6 +192,7 @@ def deploy_model(
         entity_key=config.model.entity_key,
         feast=feast_lookup_for(config),
         review=review_spec_for(config),
+        trust_event_time=config.serving.trust_event_time,
     )
     path = models_dir / name / MODEL_SETTINGS
     previous = path.read_bytes() if path.exists() else None

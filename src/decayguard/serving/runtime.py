@@ -77,8 +77,10 @@ class DecayguardRuntime(MLModel):  # type: ignore[misc]
             TensorInput(i.name, str(i.datatype), i.shape, getattr(i.data, "root", i.data))
             for i in payload.inputs
         ]
+        params = payload.parameters
+        event_time = getattr(params, "event_time", None) if params is not None else None
         try:
-            answer = await self._service.predict(request_id, inputs)
+            answer = await self._service.predict(request_id, inputs, event_time=event_time)
         except InputValidationError as exc:
             raise MLServerError(str(exc), status_code=422) from exc
         except ServiceError as exc:

@@ -144,8 +144,14 @@ class PredictionService:
             )
         return cls(model_name, settings, champion, challenger, logger, feast)
 
-    async def predict(self, request_id: str, inputs: Sequence[TensorInput]) -> Answer:
-        """Answer one request; raises InputValidationError (4xx) or ServiceError (503)."""
+    async def predict(
+        self, request_id: str, inputs: Sequence[TensorInput], *, event_time: object = None
+    ) -> Answer:
+        """Answer one request; raises InputValidationError (4xx) or ServiceError (503).
+
+        ``event_time`` (ISO 8601, from the request's parameters) is the time the prediction
+        is logged at when ``trust_event_time`` is on; otherwise it is ignored.
+        """
         if not _REQUEST_ID.match(request_id):
             raise InputValidationError(
                 "id", "request ids must be 1-48 characters of letters, digits and ._:-"
@@ -162,7 +168,7 @@ class PredictionService:
         labels, score_values = arm.score_columns(scores)
         n = validated.n_rows
         ids = [request_id] if n == 1 else [f"{request_id}.{i}" for i in range(n)]
-        now = datetime.now(UTC)
+        now = self._logged_time(event_time)
         sampler = self._samplers[route.answer]
         records = self._records(
             route.answer, arm, ids, now, validated, scores, labels, score_values, sampler
@@ -184,6 +190,17 @@ class PredictionService:
             scores=score_values,
             probabilities=scores if m.task == "multiclass" else None,
         )
+
+    def _logged_time(self, event_time: object) -> datetime:
+        if event_time is None or not self.settings.trust_event_time:
+            return datetime.now(UTC)
+        try:
+            parsed = datetime.fromisoformat(str(event_time))
+        except ValueError as exc:
+            raise InputValidationError(
+                "parameters.event_time", f"not an ISO 8601 time: {str(event_time)[:40]!r}"
+            ) from exc
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
     async def _fetch_features(self, validated: ValidatedInputs) -> None:
         if self.feast is None or validated.entity_keys is None:

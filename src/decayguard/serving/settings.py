@@ -96,6 +96,9 @@ class RuntimeSettings(_Strict):
     """Online feature lookup; ``None`` means requests must carry every feature."""
     review: ReviewSpec | None = None
     """Review sampling; ``None`` disables it (inclusion probability 0)."""
+    trust_event_time: bool = False
+    """Log predictions at the request's ``parameters.event_time`` when it carries one
+    (replays, backfills, the simulator) instead of the time they were served."""
 
     @model_validator(mode="after")
     def _challenger_for_mode(self) -> RuntimeSettings:
