@@ -499,6 +499,8 @@ def main() -> None:
             finally:
                 set_reachable(db_name, True)
             time.sleep(3)
+        if not load.answered or load.failed:
+            sys.exit(f"store outage phase: {len(load.answered)} answered, {load.failed} failed")
         outage_missing = wait_missing(store_url, load.answered, timeout=120)
         print(
             f"store outage {args.outage_seconds:.0f} s: {len(load.answered)} answered, "
@@ -510,6 +512,8 @@ def main() -> None:
             time.sleep(3)
             server.kill()
         answered = list(crash_load.answered)
+        if not answered:
+            sys.exit("kill -9 phase: nothing was answered before the kill")
         not_yet = len(missing_ids(store_url, answered))
         server = ServingProcess.from_config(config)
         server.log_path = root / "mlserver-restart.log"
@@ -525,6 +529,7 @@ def main() -> None:
                 "swap_requests": int(swap["requests"]),
                 "store_outage_lost": len(outage_missing),
                 "store_outage_answered": len(load.answered),
+                "store_outage_failed_requests": load.failed,
                 "kill9_lost": len(kill_missing),
                 "kill9_answered": len(answered),
                 "kill9_unshipped_at_kill": not_yet,
