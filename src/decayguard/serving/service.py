@@ -26,7 +26,7 @@ from decayguard.feedback.sampling import (
 )
 from decayguard.registry.export import ExportedModel, load_model
 from decayguard.serving.features import FeastOnlineClient
-from decayguard.serving.inputs import FrameInput, input_builder_for
+from decayguard.serving.inputs import FrameInput, InputBuilder, input_builder_for
 from decayguard.serving.logger import PredictionLogger, shared_logger
 from decayguard.serving.routing import CHALLENGER, CHAMPION, SHADOW, RoutingPolicy, routing_policy
 from decayguard.serving.settings import ReviewSpec, RuntimeSettings
@@ -163,8 +163,7 @@ class PredictionService:
         route = self.policy.route(str(keys[0]) if keys else request_id)
         arm = self.challenger if route.answer == CHALLENGER and self.challenger else self.champion
         answering = CHALLENGER if arm is self.challenger else CHAMPION
-        model_input = self._inputs[answering].build(arm.manifest.features, validated.columns)
-        scores = _score(arm, model_input)
+        scores = _score(arm, self._inputs[answering], validated.columns)
         labels, score_values = arm.score_columns(scores)
         n = validated.n_rows
         ids = [request_id] if n == 1 else [f"{request_id}.{i}" for i in range(n)]
@@ -254,9 +253,7 @@ class PredictionService:
         """The challenger's silent opinion; a failure here never fails the request."""
         assert self.challenger is not None
         try:
-            builder = self._inputs[CHALLENGER]
-            model_input = builder.build(self.challenger.manifest.features, validated.columns)
-            scores = _score(self.challenger, model_input)
+            scores = _score(self.challenger, self._inputs[CHALLENGER], validated.columns)
             labels, values = self.challenger.score_columns(scores)
         except InputValidationError as exc:
             log.warning("shadow model could not score request %s: %s", ids[0], exc)
@@ -272,12 +269,13 @@ class PredictionService:
             await self.feast.aclose()
 
 
-def _score(arm: ExportedModel, model_input: Any) -> np.ndarray:
+def _score(arm: ExportedModel, builder: InputBuilder, columns: dict[str, list[Any]]) -> np.ndarray:
     try:
-        return arm.model.predict_scores(model_input)
-    except (ValueError, TypeError, KeyError, IndexError) as exc:
+        return arm.model.predict_scores(builder.build(arm.manifest.features, columns))
+    except (ValueError, TypeError, KeyError, IndexError, OverflowError) as exc:
         # The request passed schema validation, so what is left is input the model
-        # itself refuses (say, a category it never saw): a client error, not a 500.
+        # itself refuses (a category it never saw, an integer beyond int64): a client
+        # error, not a 500.
         raise InputValidationError("inputs", f"the model could not score them: {exc}") from exc
 
 
