@@ -61,7 +61,9 @@ def test_serve_starts_swaps_and_stops_cleanly(tmp_path: Path, artifacts: Artifac
     pid_file = tmp_path / ".decayguard" / "mlserver.pid"
     pid = int(pid_file.read_text())
     try:
-        assert "ready" in serve("status", project=tmp_path)
+        status = serve("status", project=tmp_path)
+        assert "ready" in status
+        assert "bytes in" in status  # the prediction log's backlog
         again = runner.invoke(app, ["serve", "--project", str(tmp_path)])
         assert "already running" in str(again.exception)
         url = f"http://127.0.0.1:{port}/v2/models/credit-default/infer"

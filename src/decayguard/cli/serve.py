@@ -144,3 +144,10 @@ def status(project: ProjectOption = Path(".")) -> None:
     except httpx.HTTPError as exc:
         state = f"unreachable ({exc})"
     console.print(f"MLServer pid {pid} at {process.url}: model {cfg.model.name} {state}")
+    from decayguard.serving.deploy import spool_dir_for
+    from decayguard.serving.spool import SpoolReader
+
+    spool = spool_dir_for(cfg)
+    if spool.exists():
+        waiting = SpoolReader(spool).pending_bytes()
+        console.print(f"prediction log: {waiting:,} bytes in {spool} not yet in the store")

@@ -72,6 +72,7 @@ def build_sampler(spec: ReviewSpec | None, exported: ExportedModel) -> ReviewSam
             m.reference_classes if len(m.reference_classes) == len(m.reference_scores) else None
         )
         sampler.fit(m.reference_scores, classes)
+    sampler.inclusion_probability(0.5, None)  # an unfitted sampler fits now, not on a request
     return sampler
 
 
