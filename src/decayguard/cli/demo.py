@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -28,6 +29,9 @@ def demo(
     ] = Path("decayguard-demo"),
     fast: Annotated[bool, typer.Option("--fast", help="A smaller run (fewer requests).")] = False,
     seed: Annotated[int, typer.Option(help="Seed of the simulation.")] = 7,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Also write the results to this JSON file.")
+    ] = None,
 ) -> None:
     """Train and deploy a champion, replay weeks of drifting traffic through the real
     components (MLServer, Prefect, Feast, the control API) and show what each monitoring
@@ -58,11 +62,13 @@ def demo(
     detections = result.score.detections
     for i, onset in enumerate(result.onsets):
         table.add_row(
-            f"{onset.kind}: {onset.description}",
+            f"{i + 1}. {onset.kind}",
             f"{onset.start:%b %d}",
             *(_cell(detections, i, s) for s in ("proxy", "review", "realized")),
         )
     console.print(table)
+    for i, onset in enumerate(result.onsets):
+        console.print(f"  {i + 1}. {onset.description}", highlight=False)
     false_alarms = result.score.false_alarms
     console.print(f"false alarms: {len(false_alarms)}")
     for alarm in false_alarms.itertuples():
@@ -85,5 +91,7 @@ def demo(
         "wall time by phase: "
         + ", ".join(f"{k} {v:.0f} s" for k, v in result.phase_seconds.items())
     )
+    if json_out is not None:
+        json_out.write_text(json.dumps(result.summary(), indent=2, default=str))
     if result.request_failures:
         raise typer.Exit(1)

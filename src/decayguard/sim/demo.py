@@ -20,7 +20,7 @@ import contextlib
 import secrets
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -98,6 +98,45 @@ class DemoResult:
     true_accuracy: list[tuple[datetime, float]] = field(default_factory=list)
     phase_seconds: dict[str, float] = field(default_factory=dict)
     """Wall time spent in each phase (set-up, traffic, labels, reviews, monitor runs...)."""
+
+    def summary(self) -> dict[str, Any]:
+        """A JSON-able digest: detections per onset and strategy, false alarms, counts."""
+        detections = self.score.detections
+        return {
+            "onsets": [
+                {
+                    "kind": onset.kind,
+                    "start": onset.start.isoformat(),
+                    "description": onset.description,
+                    "detected": {
+                        str(row["strategy"]): _detection(row)
+                        for row in detections[detections["onset"] == i].to_dict("records")
+                    },
+                }
+                for i, onset in enumerate(self.onsets)
+            ],
+            "false_alarms": [
+                {"time": str(a.time), "strategy": a.strategy, "reason": a.reason}
+                for a in self.score.false_alarms.itertuples()
+            ],
+            "alerts_sent": [str(m.get("title", "")) for m in self.alerts_sent],
+            "requests_sent": self.requests_sent,
+            "request_failures": self.request_failures,
+            "monitor_runs": self.monitor_runs,
+            "labels_delivered": self.labels_delivered,
+            "reviews_answered": self.reviews_answered,
+            "wall_seconds": self.wall_seconds,
+            "phase_seconds": self.phase_seconds,
+        }
+
+
+def _detection(row: Mapping[Hashable, Any]) -> dict[str, Any]:
+    detected, delay = row["detected_at"], row["delay"]
+    return {
+        "at": None if pd.isna(detected) else str(detected),
+        "delay_days": None if pd.isna(delay) else delay.total_seconds() / 86400,
+        "expected": bool(row["expected"]),
+    }
 
 
 class _Stopwatch:
