@@ -75,3 +75,15 @@ def store_engine(store_url: str) -> Iterator[Engine]:
     engine = create_store_engine(store_url)
     yield engine
     engine.dispose()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests last: Playwright's sync API keeps an event loop running in the main
+    thread until the session ends, and ``asyncio.run`` (Prefect, the simulator's replay)
+    refuses to start inside it."""
+    browser_fixtures = {"page", "browser", "context", "playwright"}
+
+    def uses_browser(item: pytest.Item) -> bool:
+        return bool(browser_fixtures & set(getattr(item, "fixturenames", ())))
+
+    items.sort(key=uses_browser)

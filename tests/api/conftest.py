@@ -7,11 +7,12 @@ from typing import Any
 
 import httpx
 import pytest
-from api_support import ApiFactory, applicant_predictions, project_config, serve
 from sqlalchemy.engine import Engine
 
 from decayguard.api import create_app
 from decayguard.store import PredictionRecord, insert_predictions
+
+from .api_support import ApiFactory, applicant_predictions, project_config, serve
 
 
 @pytest.fixture

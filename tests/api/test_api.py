@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from api_support import AUTH, MODEL, TOKEN, ApiFactory
 from sqlalchemy.engine import Engine
 
 from decayguard.store import PredictionRecord, current_labels, review_history
+
+from .api_support import AUTH, MODEL, TOKEN, ApiFactory
 
 
 def test_openapi_schema_lists_every_route_and_protects_writes(api: ApiFactory) -> None:

@@ -15,7 +15,6 @@ import httpx
 import pandas as pd
 import pytest
 import yaml
-from api_support import MODEL, TOKEN, applicant_predictions
 
 from decayguard.cli import main
 from decayguard.store import (
@@ -25,6 +24,8 @@ from decayguard.store import (
     label_history,
     upgrade,
 )
+
+from .api_support import MODEL, TOKEN, applicant_predictions
 
 CliRunner = Callable[..., tuple[int, str, str]]
 DECAYGUARD = str(Path(sys.executable).with_name("decayguard"))

@@ -8,11 +8,12 @@ from typing import Any
 
 import httpx
 import pytest
-from api_support import AUTH, applicant_predictions, project_config, serve
 from sqlalchemy.engine import Engine
 
 from decayguard.api import create_app
 from decayguard.store import insert_predictions
+
+from .api_support import AUTH, applicant_predictions, project_config, serve
 
 hypothesis = pytest.importorskip("hypothesis", reason="hypothesis is a dev dependency")
 st = hypothesis.strategies

@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from api_support import MODEL, TOKEN, applicant_predictions, project_config, serve
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy.engine import Engine
 
@@ -20,6 +19,8 @@ from decayguard.store import (
     reviewed_sample,
     upgrade,
 )
+
+from .api_support import MODEL, TOKEN, applicant_predictions, project_config, serve
 
 CHROMIUM = "/usr/bin/chromium"
 pytestmark = pytest.mark.skipif(

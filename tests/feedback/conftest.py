@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from feedback_support import MakePredictions, loan_predictions
 from sqlalchemy.engine import Engine
 
 from decayguard.store import PredictionRecord, insert_predictions
+
+from .feedback_support import MakePredictions, loan_predictions
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from feedback_support import MODEL, T0, MakePredictions
 from sqlalchemy.engine import Engine
 
 from decayguard.errors import InputValidationError
@@ -18,6 +17,8 @@ from decayguard.feedback import (
     read_label_file,
 )
 from decayguard.store import current_labels, label_history
+
+from .feedback_support import MODEL, T0, MakePredictions
 
 COLUMNS = LabelColumns.for_model(target="default", entity_key="applicant_id")
 

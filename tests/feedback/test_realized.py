@@ -7,12 +7,13 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
-from feedback_support import MODEL, T0, MakePredictions
 from sklearn.metrics import accuracy_score
 from sqlalchemy.engine import Engine
 
 from decayguard.feedback import import_labels, label_records_from_rows, realized_performance
 from decayguard.store import insert_predictions, read_metric_points, write_metric_points
+
+from .feedback_support import MODEL, T0, MakePredictions
 
 
 def _deliver(engine: Engine, labels: dict[str, str]) -> None:

@@ -6,7 +6,6 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from feedback_support import MODEL, MakePredictions
 from sqlalchemy.engine import Engine
 
 from decayguard.errors import InputValidationError
@@ -20,6 +19,8 @@ from decayguard.feedback import (
     reviewed_performance,
 )
 from decayguard.store import insert_predictions, review_history
+
+from .feedback_support import MODEL, MakePredictions
 
 RUNS, POPULATION, SHARE = 500, 4000, 0.05
 

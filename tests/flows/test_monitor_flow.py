@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -97,8 +98,9 @@ def project(tmp_path_factory: pytest.TempPathFactory, prefect_api_url: str) -> P
     return root
 
 
-def _events(api: str, name: str) -> list[dict[str, object]]:
-    body = {"filter": {"event": {"name": [name]}, "occurred": {"since": "2020-01-01T00:00:00Z"}}}
+def _events(api: str, name: str, since: datetime) -> list[dict[str, object]]:
+    """Events named ``name`` since ``since`` (the server's home persists across sessions)."""
+    body = {"filter": {"event": {"name": [name]}, "occurred": {"since": since.isoformat()}}}
     response = httpx.post(f"{api}/events/filter", json=body, timeout=10)
     response.raise_for_status()
     return list(response.json()["events"])
@@ -108,6 +110,7 @@ def test_served_monitor_deployment_runs_and_emits_the_decay_event(
     project: Path, prefect_api_url: str
 ) -> None:
     cfg = load_config(project)
+    started = datetime.now(UTC)
     stack = PrefectStack(cfg).up()
     try:
         env = {**os.environ, "PREFECT_API_URL": prefect_api_url}
@@ -125,10 +128,11 @@ def test_served_monitor_deployment_runs_and_emits_the_decay_event(
         deadline = time.monotonic() + 30
         events: list[dict[str, object]] = []
         while time.monotonic() < deadline and not events:
-            events = _events(prefect_api_url, "decayguard.decay.detected")
+            events = _events(prefect_api_url, "decayguard.decay.detected", started)
             time.sleep(0.5)
         assert events, "the decay event reached Prefect"
-        payload = events[-1]["payload"]
+        assert len(events) == 1
+        payload = events[0]["payload"]
         assert "realized" in payload["strategies"]  # type: ignore[index]
         assert "accuracy" in payload["reason"]  # type: ignore[index]
         engine = create_store_engine(cfg.resolved_store_url)

@@ -12,7 +12,7 @@ from sklearn.linear_model import LogisticRegression
 from decayguard.config import FeatureSpec
 from decayguard.registry import ArtifactManifest, export_model, load_model
 from decayguard.serving.inputs import ArrayInput, FrameInput, input_builder_for
-from decayguard.serving.logger import decode_record, encode_record
+from decayguard.serving.spool import decode_record, encode_record
 from decayguard.store.predictions import PredictionRecord
 
 from .conftest import Artifacts

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from decayguard.errors import ServiceError
-from decayguard.serving.logger import PredictionLogger, SpoolShipper, store_engine
+from decayguard.serving.logger import PredictionLogger
+from decayguard.serving.shipper import SpoolShipper, read_status, store_engine
 from decayguard.serving.spool import (
     REJECTED_FILENAME,
     SpoolReader,
@@ -68,7 +69,7 @@ def test_rows_wait_in_the_spool_while_the_store_refuses_them(
     tmp_path: Path,
 ) -> None:
     url = f"sqlite:///{tmp_path}/late.db"  # no tables yet: every insert fails
-    logger = PredictionLogger(tmp_path / "spool", url, flush_seconds=0.05, max_backoff_seconds=0.2)
+    logger = PredictionLogger(tmp_path / "spool", url, flush_seconds=0.05)
     try:
         logger.log([record(i) for i in range(50)])
         assert wait_for(lambda: not logger.store_reachable, 10)
@@ -81,32 +82,64 @@ def test_rows_wait_in_the_spool_while_the_store_refuses_them(
     assert len(stored_rows(url, [f"p-{i}" for i in range(50)])) == 50
 
 
-def test_rows_of_a_killed_process_are_replayed_by_the_next_one(
-    tmp_path: Path, sqlite_url: str
-) -> None:
-    spool = tmp_path / "spool"
+def _logging_process(spool: Path, url: str, rows: int) -> subprocess.Popen[bytes]:
+    """A process that logs ``rows`` rows (with a shipper that would wait 10 minutes before
+    its first delivery), prints ``logged`` and waits to be killed."""
     script = textwrap.dedent(
         f"""
-        import os, signal
+        import sys, time
         from datetime import UTC, datetime
         from pathlib import Path
         from decayguard.serving.logger import PredictionLogger
         from decayguard.store.predictions import PredictionRecord
-        def record(i):
-            return PredictionRecord(id=f"p-{{i}}", ts=datetime.now(UTC), model_name="m",
-                                    model_version="1", arm="champion", inputs={{"x": i}})
-        logger = PredictionLogger(Path({str(spool)!r}), {sqlite_url!r}, flush_seconds=600)
-        for i in range(300):
-            logger.log([record(i)])
-        os.kill(os.getpid(), signal.SIGKILL)
+        from decayguard.serving.shipper import read_status
+        logger = PredictionLogger(Path({str(spool)!r}), {url!r}, flush_seconds=600)
+        def started():
+            status = read_status(Path({str(spool)!r})) or {{}}
+            return status.get("pid") == logger.shipper_pid and status.get("passes", 0) >= 1
+        while not started():
+            time.sleep(0.05)  # until the shipper has looked once and found nothing to ship
+        for i in range({rows}):
+            logger.log([PredictionRecord(id=f"p-{{i}}", ts=datetime.now(UTC), model_name="m",
+                                         model_version="1", arm="champion", inputs={{"x": i}})])
+        print("logged", flush=True)
+        time.sleep(600)
         """
     )
-    proc = subprocess.run([sys.executable, "-c", script], check=False, capture_output=True)
-    assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, start_new_session=True
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == b"logged"
+    return proc
+
+
+def test_rows_of_a_killed_machine_are_replayed_by_the_next_process(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    spool = tmp_path / "spool"
+    proc = _logging_process(spool, sqlite_url, 300)
+    os.killpg(proc.pid, signal.SIGKILL)  # the server and its shipper die together
+    proc.wait()
     assert count_predictions(create_store_engine(sqlite_url)) == 0  # nothing shipped in time
     logger = PredictionLogger(spool, sqlite_url, flush_seconds=0.05)
+    assert wait_for(lambda: logger.pending_bytes() == 0, 20)
     assert logger.close(timeout=10)
     assert count_predictions(create_store_engine(sqlite_url), "m") == 300
+
+
+def test_the_shipper_delivers_and_exits_when_its_server_is_killed(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    spool = tmp_path / "spool"
+    proc = _logging_process(spool, sqlite_url, 200)
+    status = read_status(spool)
+    assert status is not None
+    shipper_pid = int(status["pid"])  # type: ignore[call-overload]
+    os.kill(proc.pid, signal.SIGKILL)  # only the server
+    proc.wait()
+    assert wait_for(lambda: count_predictions(create_store_engine(sqlite_url), "m") == 200, 20)
+    assert wait_for(lambda: not Path(f"/proc/{shipper_pid}").exists(), 10)
 
 
 def test_segments_rotate_and_delivered_ones_are_deleted(tmp_path: Path, sqlite_url: str) -> None:
