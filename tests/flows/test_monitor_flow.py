@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -143,3 +144,50 @@ def test_served_monitor_deployment_runs_and_emits_the_decay_event(
         stopped = stack.down()
     assert stopped == ["flow-runner"]
     assert not PrefectStack(cfg).running()
+
+
+def test_monitor_once_runs_the_same_flow_from_the_cli(project: Path) -> None:
+    now = (project / "sim_end.txt").read_text()
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "decayguard",
+            "monitor",
+            "--once",
+            "--now",
+            now,
+            "--json",
+            "--project",
+            str(project),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads(out.stdout)
+    assert result["decayed"] is True
+    assert result["verdicts"]["realized"]["decayed"] is True
+    assert "upper 95% bound" in result["verdicts"]["realized"]["reason"]
+    assert result["n_predictions"] > 100
+
+
+def test_monitor_once_without_a_deployed_champion_says_so(tmp_path: Path) -> None:
+    (tmp_path / "decayguard.yaml").write_text("model:\n  name: nothing-deployed\n")
+    subprocess.run(
+        [sys.executable, "-m", "decayguard", "store", "upgrade", "--project", str(tmp_path)],
+        check=True,
+        capture_output=True,
+    )
+    out = subprocess.run(
+        [sys.executable, "-m", "decayguard", "monitor", "--once", "--project", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+    )
+    assert out.returncode == 2
+    assert "no active champion deployment of 'nothing-deployed'" in out.stderr
+    assert "Traceback" not in out.stderr

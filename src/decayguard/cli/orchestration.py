@@ -56,7 +56,10 @@ def monitor(
             end = datetime.fromisoformat(now)
         except ValueError as exc:
             raise ConfigError(f"--now: not an ISO date-time: {now!r}") from exc
-    if PrefectStack(cfg).running():
+    from decayguard.watch.run import check_ready
+
+    check_ready(cfg)  # a clear error now, not a failed flow run
+    if cfg.orchestration.prefect_api_url or PrefectStack(cfg).running():
         apply_prefect_env(cfg)
     else:  # an ephemeral Prefect API, with its home in the project's state folder
         os.environ["PREFECT_HOME"] = str(cfg.path(cfg.project.state_dir).resolve() / "prefect")

@@ -12,9 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger, task
+from prefect.client.schemas.objects import State
 from prefect.events import emit_event
 
 from decayguard.config import load_config
+from decayguard.errors import DecayguardError, ServiceError, StoreError
 from decayguard.watch.run import monitor_once
 
 DECAY_EVENT = "decayguard.decay.detected"
@@ -27,7 +29,18 @@ def model_resource(model_name: str) -> dict[str, str]:
     }
 
 
-@task(name="check-model", retries=2, retry_delay_seconds=2)
+def _transient(task: object, task_run: object, state: State[Any]) -> bool:
+    """Retry what may pass on its own (a locked or restarting store), not a bad project."""
+    try:
+        state.result()
+    except DecayguardError as exc:
+        return isinstance(exc, StoreError | ServiceError)
+    except Exception:
+        return True
+    return False
+
+
+@task(name="check-model", retries=2, retry_delay_seconds=2, retry_condition_fn=_transient)
 def check_model(project_dir: str, now: datetime | None) -> dict[str, Any]:
     """Read the window, run the three strategies, write metric points, process alerts.
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy.engine import Engine
+
 from decayguard.alerts.incidents import AlertOutcome, IncidentTracker
 from decayguard.alerts.notify import AppriseNotifier, Notifier
 from decayguard.config import DecayguardConfig
 from decayguard.errors import ConfigError
 from decayguard.store import active_version, create_store_engine, ensure_schema
-from decayguard.watch.baseline import load_baseline
+from decayguard.watch.baseline import MonitoringBaseline, load_baseline
 from decayguard.watch.checks import CheckReport, run_checks
 
 
@@ -18,6 +20,27 @@ from decayguard.watch.checks import CheckReport, run_checks
 class MonitorOutcome:
     report: CheckReport
     alerts: list[AlertOutcome]
+
+
+def champion_baseline(cfg: DecayguardConfig, engine: Engine) -> MonitoringBaseline:
+    """The baseline of the model version serving as champion; :class:`ConfigError` if none."""
+    ensure_schema(engine)
+    version = active_version(engine, cfg.model.name)
+    if version is None:
+        raise ConfigError(
+            f"{cfg.root / 'decayguard.yaml'}: model.name: no active champion deployment of "
+            f"{cfg.model.name!r} in the store; deploy one first"
+        )
+    return load_baseline(cfg.path(cfg.project.state_dir), cfg.model.name, version)
+
+
+def check_ready(cfg: DecayguardConfig) -> None:
+    """Fail fast, before any flow run, when a monitor run could not work."""
+    engine = create_store_engine(cfg.resolved_store_url)
+    try:
+        champion_baseline(cfg, engine)
+    finally:
+        engine.dispose()
 
 
 def monitor_once(
@@ -29,14 +52,7 @@ def monitor_once(
     """Check the active champion over the window ending ``now``; raise and resolve alerts."""
     engine = create_store_engine(cfg.resolved_store_url)
     try:
-        ensure_schema(engine)
-        version = active_version(engine, cfg.model.name)
-        if version is None:
-            raise ConfigError(
-                f"{cfg.root / 'decayguard.yaml'}: model.name: no active champion deployment of "
-                f"{cfg.model.name!r} in the store; deploy one first"
-            )
-        baseline = load_baseline(cfg.path(cfg.project.state_dir), cfg.model.name, version)
+        baseline = champion_baseline(cfg, engine)
         report = run_checks(cfg, engine, baseline, now)
         tracker = IncidentTracker(
             engine,
