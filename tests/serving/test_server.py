@@ -15,7 +15,8 @@ import pytest
 
 from decayguard.errors import ServiceError
 from decayguard.registry import ArtifactManifest, load_model
-from decayguard.serving import ServingProcess, deploy_model, models_dir_for
+from decayguard.serving import ServingProcess, deploy_model, models_dir_for, spool_dir_for
+from decayguard.serving.shipper import read_status
 
 from .conftest import Artifacts
 from .helpers import (
@@ -24,6 +25,7 @@ from .helpers import (
     request_body,
     set_store_reachable,
     stored_rows,
+    wait_for,
     wait_stored,
 )
 
@@ -314,6 +316,9 @@ def test_answered_predictions_survive_kill_9_and_are_replayed_at_restart(
     deploy_model(config, artifacts.v1)
     process = ServingProcess.from_config(config)
     process.start().wait_ready(90)
+    spool = spool_dir_for(config)
+    # The shipper has looked at the spool once; its next look is 600 s away.
+    assert wait_for(lambda: int((read_status(spool) or {}).get("passes", 0)) >= 1, 30)  # type: ignore[call-overload]
     answered: list[str] = []
     stop = threading.Event()
     body = request_body(artifacts.frame.iloc[2])
@@ -336,7 +341,7 @@ def test_answered_predictions_survive_kill_9_and_are_replayed_at_restart(
         t.start()
     try:
         threading.Event().wait(1.5)
-        process.kill()
+        process.kill()  # MLServer and its log shipper: the whole container dies
     finally:
         stop.set()
         for t in threads:

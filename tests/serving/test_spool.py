@@ -119,7 +119,10 @@ def test_rows_of_a_killed_machine_are_replayed_by_the_next_process(
 ) -> None:
     spool = tmp_path / "spool"
     proc = _logging_process(spool, sqlite_url, 300)
-    os.killpg(proc.pid, signal.SIGKILL)  # the server and its shipper die together
+    status = read_status(spool)
+    assert status is not None
+    os.kill(proc.pid, signal.SIGKILL)  # the server and its shipper die together
+    os.kill(int(status["pid"]), signal.SIGKILL)  # type: ignore[call-overload]
     proc.wait()
     assert count_predictions(create_store_engine(sqlite_url)) == 0  # nothing shipped in time
     logger = PredictionLogger(spool, sqlite_url, flush_seconds=0.05)

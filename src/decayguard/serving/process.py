@@ -27,7 +27,7 @@ import httpx
 
 from decayguard.config import DecayguardConfig
 from decayguard.errors import ServiceError
-from decayguard.serving.deploy import models_dir_for
+from decayguard.serving.deploy import models_dir_for, spool_dir_for
 
 SERVER_SETTINGS = "settings.json"
 MLSERVER_ENV_VAR = "DECAYGUARD_MLSERVER"
@@ -75,6 +75,7 @@ class ServingProcess:
     mlserver: Path | None = None
     log_path: Path | None = None
     pid_file: Path | None = None
+    spool_dir: Path | None = None
     env: dict[str, str] = field(default_factory=dict)
     _proc: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
 
@@ -90,6 +91,7 @@ class ServingProcess:
             mlserver=find_mlserver(config.root),
             log_path=state / "logs" / "mlserver.log",
             pid_file=state / "mlserver.pid",
+            spool_dir=spool_dir_for(config),
         )
 
     @property
@@ -187,11 +189,23 @@ class ServingProcess:
         """Block until MLServer exits; its exit code (``None`` if never started)."""
         return self._proc.wait() if self._proc is not None else None
 
-    def kill(self) -> None:
-        """SIGKILL the whole group at once (crash testing)."""
+    def kill(self, *, with_shipper: bool = True) -> None:
+        """SIGKILL MLServer's process group at once, and (``with_shipper``) the prediction
+        log shipper of ``spool_dir`` too: a crash of the whole container (crash testing)."""
+        shipper_pid = None
+        if with_shipper and self.spool_dir is not None:
+            from decayguard.serving.shipper import read_status
+
+            status = read_status(self.spool_dir) or {}
+            pid = status.get("pid")
+            shipper_pid = pid if isinstance(pid, int) else None
         if self._proc is not None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self._proc.pid, signal.SIGKILL)
+        if shipper_pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(shipper_pid, signal.SIGKILL)
+        if self._proc is not None:
             self._proc.wait()
 
     def __enter__(self) -> ServingProcess:

