@@ -10,6 +10,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from decayguard.store._sql import member_of
 from decayguard.store.schema import labels, predictions
 
 
@@ -90,24 +91,20 @@ def _ingest(
     if require_known_prediction:
         ids = [r.prediction_id for r in batch.values() if r.prediction_id is not None]
         known: set[str] = set()
-        for i in range(0, len(ids), 500):
+        for condition in member_of(conn, predictions.c.id, ids):
             known.update(
-                row[0]
-                for row in conn.execute(
-                    sa.select(predictions.c.id).where(predictions.c.id.in_(ids[i : i + 500]))
-                )
+                row[0] for row in conn.execute(sa.select(predictions.c.id).where(condition))
             )
         for k, r in list(batch.items()):
             if r.prediction_id is not None and r.prediction_id not in known:
                 result.unknown_prediction_ids.append(r.prediction_id)
                 del batch[k]
     current: dict[tuple[str, str], tuple[int, str]] = {}
-    keys = list(batch)
-    for i in range(0, len(keys), 500):
-        chunk = keys[i : i + 500]
+    keys = sorted({k for _, k in batch})
+    for condition in member_of(conn, labels.c.label_key, keys):
         rows = conn.execute(
             sa.select(labels.c.id, labels.c.model_name, labels.c.label_key, labels.c.value)
-            .where(labels.c.label_key.in_([k for _, k in chunk]))
+            .where(condition)
             .where(labels.c.superseded_at.is_(None))
         )
         for row in rows:

@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from decayguard.store._sql import member_of
 from decayguard.store.schema import prediction_batches, predictions
 
 INPUT_PREFIX = "inputs."
@@ -35,7 +36,6 @@ META_COLUMNS = (
     "inclusion_prob",
     "review_sampled",
 )
-_IN_CHUNK = 500  # ids per "IN (...)" lookup: well under SQLite's and PostgreSQL's limits
 
 
 def _arrow_strings(t: pa.DataType) -> Any:
@@ -134,10 +134,8 @@ def _to_ipc(table: pa.Table) -> bytes:
 
 def _existing_ids(conn: Connection, ids: Sequence[str]) -> set[str]:
     found: set[str] = set()
-    for i in range(0, len(ids), _IN_CHUNK):
-        chunk = ids[i : i + _IN_CHUNK]
-        rows = conn.execute(sa.select(predictions.c.id).where(predictions.c.id.in_(chunk)))
-        found.update(row[0] for row in rows)
+    for condition in member_of(conn, predictions.c.id, ids):
+        found.update(row[0] for row in conn.execute(sa.select(predictions.c.id).where(condition)))
     return found
 
 
