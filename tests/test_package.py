@@ -19,6 +19,7 @@ PUBLIC_PACKAGES = [
     "decayguard.feedback",
     "decayguard.monitoring",
     "decayguard.registry",
+    "decayguard.serving",
     "decayguard.sim",
     "decayguard.store",
     "decayguard.watch",
