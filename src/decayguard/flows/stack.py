@@ -29,8 +29,9 @@ def prefect_env(cfg: DecayguardConfig) -> dict[str, str]:
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "DO_NOT_TRACK": "1",
         "PREFECT_RUNNER_POLL_FREQUENCY": str(max(1, round(cfg.orchestration.poll_seconds))),
-        # Fail fast instead of retrying for minutes when the server is gone.
-        "PREFECT_CLIENT_MAX_RETRIES": "0",
+        # Ride out a busy server (503s from its SQLite under load) but not for minutes:
+        # `down` stops the runner before the server, so nothing retries against a dead one.
+        "PREFECT_CLIENT_MAX_RETRIES": "3",
         "PREFECT_UI_ENABLED": "false",
         "PREFECT_LOGGING_LEVEL": "WARNING",
     }

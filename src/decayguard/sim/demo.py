@@ -43,7 +43,7 @@ from decayguard.sim.scoring import Alarm, AlarmScore, score_alarms
 from decayguard.sim.simulation import Simulation
 from decayguard.sim.traffic import replay_traffic
 from decayguard.sim.training import train_model
-from decayguard.store import create_store_engine, record_deployment, upgrade
+from decayguard.store import create_store_engine, upgrade
 from decayguard.store.schema import alerts as alerts_table
 
 MARKER = ".decayguard-demo"
@@ -227,9 +227,8 @@ def _prepare_features(cfg: DecayguardConfig, sim: Simulation) -> Any:
 
 
 def _train_champion(cfg: DecayguardConfig, sim: Simulation, repo: Any) -> dict[str, Any]:
-    """First champion: a Feast training set over the history, a holdout for the baseline."""
-    from decayguard.registry import export_model
-    from decayguard.watch import MonitoringBaseline, baseline_path
+    """First champion: trained on a Feast training set, released with a holdout."""
+    from decayguard.release import release_champion
 
     history = sim.reference_frame()
     labels = history[["applicant_id", "event_timestamp", LABEL_COLUMN]]
@@ -237,47 +236,20 @@ def _train_champion(cfg: DecayguardConfig, sim: Simulation, repo: Any) -> dict[s
     frame = training.frame.sort_values("event_timestamp").reset_index(drop=True)
     cut = int(len(frame) * 0.7)
     model = train_model(frame.iloc[:cut])
-    holdout = frame.iloc[cut:]
-    folder = cfg.path(cfg.project.state_dir) / "artifacts" / MODEL / "1"
-    manifest = export_model(
-        model,
-        folder,
-        model_name=MODEL,
-        model_version="1",
-        reference=holdout[list(FEATURE_NAMES)],
-        positive_class="1",
-        overwrite=True,
+    release = release_champion(
+        cfg, model, frame.iloc[cut:], version="1", drift_reference=frame, actor="demo"
     )
-    scores = model.predict_proba(holdout[list(FEATURE_NAMES)])[:, 1]
-    baseline = MonitoringBaseline.fit(
-        MODEL,
-        "1",
-        frame[list(FEATURE_NAMES)],
-        scores,
-        np.where(scores >= 0.5, "1", "0"),
-        holdout[LABEL_COLUMN].astype(str),
-        numeric=[f for f in FEATURE_NAMES if f != "employment"],
-        categorical=["employment"],
-    )
-    baseline.save(baseline_path(cfg.path(cfg.project.state_dir), MODEL, "1"))
-    return {
-        "folder": folder,
-        "sha256": manifest.sha256,
-        "lineage": training.lineage,
-        "model": model,
-        "holdout_accuracy": baseline.reference_accuracy,
-    }
+    return {"release": release, "lineage": training.lineage, "model": model}
 
 
 # -- the running components ----------------------------------------------------------------
 
 
 @contextlib.contextmanager
-def _components(cfg: DecayguardConfig, champion: dict[str, Any]) -> Iterator[None]:
+def _components(cfg: DecayguardConfig) -> Iterator[None]:
     """MLServer with the champion, feast serve, the control API and the Prefect stack."""
     from decayguard.features.server import FeatureServer
     from decayguard.flows.stack import PrefectStack, apply_prefect_env
-    from decayguard.serving.deploy import deploy_model
     from decayguard.serving.process import ServingProcess
 
     state = cfg.path(cfg.project.state_dir)
@@ -289,7 +261,6 @@ def _components(cfg: DecayguardConfig, champion: dict[str, Any]) -> Iterator[Non
         )
         feast.start()
         stack.callback(feast.stop)
-        deploy_model(cfg, champion["folder"])
         serving = ServingProcess.from_config(cfg).start()
         stack.callback(serving.stop)
         api = BackgroundProcess(
@@ -425,28 +396,20 @@ def run_demo(settings: DemoSettings, progress: Progress | None = None) -> DemoRe
         cfg = _write_config(folder, inbox.apprise_url, token, settings.review_share)
         engine = create_store_engine(cfg.resolved_store_url)
         upgrade(engine)
+        engine.dispose()
         say("feature repo: feast apply + materialize", 0.02)
         with watch("feast apply + materialize"):
             repo = _prepare_features(cfg, sim)
         say("training the first champion on a Feast training set", 0.06)
-        with watch("training set + training + export"):
+        with watch("training set + training + release"):
             champion = _train_champion(cfg, sim, repo)
-        record_deployment(
-            engine,
-            MODEL,
-            "1",
-            artifact_uri=str(champion["folder"]),
-            artifact_sha256=champion["sha256"],
-            actor="demo",
-        )
-        engine.dispose()
         say("starting MLServer, feast serve, the control API and Prefect", 0.1)
         reviewer = SimulatedReviewer(error_rate=0.03, seed=settings.seed)
         sent = failures = runs = labels = reviews = 0
         steps = list(sim.steps(settings.step))
         with contextlib.ExitStack() as running:
             with watch("starting components"):
-                running.enter_context(_components(cfg, champion))
+                running.enter_context(_components(cfg))
             client = running.enter_context(
                 httpx.Client(
                     base_url=f"http://127.0.0.1:{cfg.api.port}",
