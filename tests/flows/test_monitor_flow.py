@@ -191,3 +191,28 @@ def test_monitor_once_without_a_deployed_champion_says_so(tmp_path: Path) -> Non
     assert out.returncode == 2
     assert "no active champion deployment of 'nothing-deployed'" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_up_and_down_from_the_cli(project: Path) -> None:
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "decayguard", *args, "--project", str(project)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            stdin=subprocess.DEVNULL,
+        )
+
+    up = cli("up")
+    assert up.returncode == 0, up.stderr[-2000:]
+    try:
+        running = PrefectStack(load_config(project)).running()
+        assert set(running) == {"flow-runner"}  # the project points at an external server
+        again = cli("up")
+        assert again.returncode == 2
+        assert "already up" in again.stderr
+    finally:
+        down = cli("down")
+    assert down.returncode == 0
+    assert "flow-runner" in down.stdout
+    assert not PrefectStack(load_config(project)).running()
