@@ -26,6 +26,7 @@ def prefect_api_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "DO_NOT_TRACK": "1",
         "PREFECT_UI_ENABLED": "false",
+        "PREFECT_SERVER_DATABASE_TIMEOUT": "30",
     }
     env.pop("PREFECT_API_URL", None)
     server = BackgroundProcess(

@@ -32,6 +32,8 @@ def prefect_env(cfg: DecayguardConfig) -> dict[str, str]:
         # Ride out a busy server (503s from its SQLite under load) but not for minutes:
         # `down` stops the runner before the server, so nothing retries against a dead one.
         "PREFECT_CLIENT_MAX_RETRIES": "3",
+        # SQLite under a loaded machine: wait for the write lock rather than answer 503.
+        "PREFECT_SERVER_DATABASE_TIMEOUT": "30",
         "PREFECT_UI_ENABLED": "false",
         "PREFECT_LOGGING_LEVEL": "WARNING",
     }
