@@ -161,14 +161,22 @@ def _auc(
             "roc_auc", auc, max(auc - half, 0.0), min(auc + half, 1.0), n, "delong", conf
         )
     auc = float(weighted_auc(truth, score, w)[0])
+    if truth.all() or not truth.any():  # one class only: AUC is undefined, not an error
+        nan = float("nan")
+        return MetricEstimate("roc_auc", nan, nan, nan, n, "bootstrap", conf, True)
     rng = np.random.default_rng(seed)
     draws = []
     for start in range(0, b, 100):  # bounded memory: 100 bootstrap rows at a time
         boot = rng.poisson(1.0, size=(min(100, b - start), n)) * w
         draws.append(weighted_auc(truth, score, boot))
     samples = np.concatenate(draws)
+    samples = samples[np.isfinite(samples)]  # resamples that drew a single class
+    if samples.size == 0:
+        return MetricEstimate(
+            "roc_auc", auc, float("nan"), float("nan"), n, "bootstrap", conf, True
+        )
     tail = (1 - conf) / 2
-    lower, upper = np.nanquantile(samples, [tail, 1 - tail])
+    lower, upper = np.quantile(samples, [tail, 1 - tail])
     return MetricEstimate("roc_auc", auc, float(lower), float(upper), n, "bootstrap", conf, True)
 
 
