@@ -222,3 +222,20 @@ def test_a_label_key_has_at_most_one_current_value(store_engine: Engine) -> None
     # A superseded value is history and does not collide.
     with store_engine.begin() as conn:
         conn.execute(labels.insert(), {**row, "superseded_at": T0})
+
+
+def test_current_labels_of_a_window_read_only_what_can_join_it(store_engine: Engine) -> None:
+    insert_predictions(store_engine, make_records(30))  # minutes 0..29, entity e{i % 7}
+    ingest_labels(
+        store_engine,
+        [
+            LabelRecord("m", "1", prediction_id="m-2"),  # before the window
+            LabelRecord("m", "0", prediction_id="m-12"),  # inside
+            LabelRecord("m", "1", entity_key="e3", event_time=T0 + timedelta(minutes=4)),
+            LabelRecord("m", "0", entity_key="e3", event_time=T0 + timedelta(minutes=18)),
+        ],
+    )
+    start, end = T0 + timedelta(minutes=10), T0 + timedelta(minutes=20)
+    window = current_labels(store_engine, "m", start, end)
+    assert sorted(window["prediction_id"]) == ["m-12", "m-17"]  # e3 at 18 joins m-17
+    assert len(current_labels(store_engine, "m")) == 4

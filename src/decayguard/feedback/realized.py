@@ -119,7 +119,7 @@ def _labeled_predictions(
             "score": meta["score"].to_numpy(dtype=np.float64, na_value=np.nan),
         }
     )
-    labels = current_labels(engine, model_name)
+    labels = current_labels(engine, model_name, start, end)
     if len(labels):
         latest = (
             labels.dropna(subset=["prediction_id"])

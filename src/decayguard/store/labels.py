@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
@@ -143,13 +144,21 @@ def _ingest(
     return result
 
 
-def current_labels(engine: Engine, model_name: str) -> pd.DataFrame:
+def current_labels(
+    engine: Engine,
+    model_name: str,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> pd.DataFrame:
     """The latest label per key, with the prediction it belongs to.
 
     Labels keyed by entity and event time are joined to the latest prediction for
-    that entity at or before the event time.
+    that entity at or before the event time. With ``start``/``end``, only labels that
+    can belong to predictions made in ``[start, end)`` are read: by id, those whose
+    prediction is in the window; by entity, those whose event time is at or after
+    ``start`` (earlier events join earlier predictions).
     """
-    query = sa.select(
+    columns = (
         labels.c.label_key,
         labels.c.prediction_id,
         labels.c.entity_key,
@@ -157,22 +166,41 @@ def current_labels(engine: Engine, model_name: str) -> pd.DataFrame:
         labels.c.value,
         labels.c.source,
         labels.c.received_at,
-    ).where(labels.c.model_name == model_name, labels.c.superseded_at.is_(None))
+    )
+    current = sa.and_(labels.c.model_name == model_name, labels.c.superseded_at.is_(None))
+    if start is None and end is None:
+        query = sa.select(*columns).where(current)
+    else:
+        in_window = sa.and_(
+            sa.true() if start is None else predictions.c.ts >= _as_utc(start),
+            sa.true() if end is None else predictions.c.ts < _as_utc(end),
+        )
+        by_id = (
+            sa.select(*columns)
+            .join(predictions, predictions.c.id == labels.c.prediction_id)
+            .where(current, in_window)
+        )
+        entity_keyed = sa.select(*columns).where(current, labels.c.prediction_id.is_(None))
+        if start is not None:
+            entity_keyed = entity_keyed.where(labels.c.event_time >= _as_utc(start))
+        query = sa.union_all(by_id, entity_keyed)  # type: ignore[assignment]
     with engine.connect() as conn:
-        frame = pd.DataFrame(conn.execute(query).all(), columns=list(query.selected_columns.keys()))
+        frame = pd.DataFrame(conn.execute(query).all(), columns=[c.name for c in columns])
     by_entity = frame["prediction_id"].isna() if len(frame) else pd.Series(dtype=bool)
     if len(frame) and by_entity.any():
         ent = frame.loc[by_entity]
+        rows: list[Any] = []
         with engine.connect() as conn:
-            preds = pd.DataFrame(
-                conn.execute(
-                    sa.select(predictions.c.id, predictions.c.entity_key, predictions.c.ts).where(
-                        predictions.c.model_name == model_name,
-                        predictions.c.entity_key.in_(ent["entity_key"].unique().tolist()),
-                    )
-                ).all(),
-                columns=["id", "entity_key", "ts"],
-            )
+            keys = [str(k) for k in ent["entity_key"].unique()]
+            for condition in member_of(conn, predictions.c.entity_key, keys):
+                rows.extend(
+                    conn.execute(
+                        sa.select(predictions.c.id, predictions.c.entity_key, predictions.c.ts)
+                        .where(predictions.c.model_name == model_name)
+                        .where(condition)
+                    ).all()
+                )
+        preds = pd.DataFrame(rows, columns=["id", "entity_key", "ts"])
         if len(preds):
             left = ent.assign(event_time=pd.to_datetime(ent["event_time"], utc=True))
             right = preds.assign(ts=pd.to_datetime(preds["ts"], utc=True))
