@@ -38,32 +38,42 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def pid_alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie does not; one of our own children is reaped)."""
+    with contextlib.suppress(ChildProcessError):
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state != "Z"
 
 
-def stop_group(pid: int, timeout: float = 15.0) -> None:
-    """SIGTERM the process group ``pid``, wait up to ``timeout`` s, then SIGKILL it."""
+def stop_process_group(
+    pid: int, timeout: float = 15.0, popen: subprocess.Popen[bytes] | None = None
+) -> int | None:
+    """Stop a process started in its own session: SIGTERM, wait, then SIGKILL the group."""
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        with contextlib.suppress(ChildProcessError):
-            done, _ = os.waitpid(pid, os.WNOHANG)
-            if done:
-                return
-        if not pid_alive(pid):
-            return
+        if popen is not None:
+            if popen.poll() is not None:
+                break
+        elif not pid_alive(pid):
+            break
         time.sleep(0.1)
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGKILL)
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, 0)
+    if popen is not None:
+        return popen.wait()
+    return None
 
 
 @dataclass
@@ -105,7 +115,7 @@ class BackgroundProcess:
         deadline = time.monotonic() + timeout
         with httpx.Client(timeout=2.0) as client:
             while time.monotonic() < deadline:
-                if self.pid is None or not pid_alive(self.pid) or _reaped(self.pid):
+                if self.pid is None or not pid_alive(self.pid):
                     raise ServiceError(f"{self.name} exited during start-up:\n{self.log_tail()}")
                 with contextlib.suppress(httpx.HTTPError):
                     if client.get(url).status_code == 200:
@@ -115,16 +125,8 @@ class BackgroundProcess:
 
     def stop(self, timeout: float = 15.0) -> None:
         if self.pid is not None:
-            stop_group(self.pid, timeout)
+            stop_process_group(self.pid, timeout)
             self.pid = None
-
-
-def _reaped(pid: int) -> bool:
-    try:
-        done, _ = os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        return False
-    return bool(done)
 
 
 def python_command(module: str, *args: str) -> list[str]:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from decayguard.config import DecayguardConfig
 from decayguard.errors import ServiceError
-from decayguard.processes import BackgroundProcess, PidFile, pid_alive, stop_group
+from decayguard.processes import BackgroundProcess, PidFile, pid_alive, stop_process_group
 
 SERVER, RUNNER = "prefect-server", "flow-runner"
 
@@ -131,7 +131,7 @@ class PrefectStack:
         for name in (RUNNER, SERVER):
             pid = pids.get(name)
             if pid is not None and pid_alive(pid):
-                stop_group(pid, timeout)
+                stop_process_group(pid, timeout)
                 stopped.append(name)
         self.processes.clear()
         self.pid_file.clear()

@@ -27,6 +27,7 @@ import httpx
 
 from decayguard.config import DecayguardConfig
 from decayguard.errors import ServiceError
+from decayguard.processes import pid_alive, stop_process_group
 from decayguard.serving.deploy import models_dir_for, spool_dir_for
 
 SERVER_SETTINGS = "settings.json"
@@ -215,45 +216,6 @@ class ServingProcess:
         self.stop()
 
 
-def _alive(pid: int) -> bool:
-    """Whether ``pid`` runs (a zombie does not; one of our own children is reaped)."""
-    with contextlib.suppress(ChildProcessError):
-        if os.waitpid(pid, os.WNOHANG)[0] == pid:
-            return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return True
-    return state != "Z"
-
-
-def stop_process_group(
-    pid: int, timeout: float = 15.0, popen: subprocess.Popen[bytes] | None = None
-) -> int | None:
-    """Stop a process started in its own session: SIGTERM, wait, then SIGKILL the group."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if popen is not None:
-            if popen.poll() is not None:
-                break
-        elif not _alive(pid):
-            break
-        time.sleep(0.1)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGKILL)
-    if popen is not None:
-        return popen.wait()
-    return None
-
-
 def stop_from_pid_file(pid_file: Path, timeout: float = 15.0) -> bool:
     """Stop the server recorded in ``pid_file``; False if none was running."""
     try:
@@ -262,7 +224,7 @@ def stop_from_pid_file(pid_file: Path, timeout: float = 15.0) -> bool:
         return False
     except ValueError as exc:
         raise ServiceError(f"{pid_file}: not a pid file") from exc
-    running = _alive(pid)
+    running = pid_alive(pid)
     if running:
         stop_process_group(pid, timeout)
     pid_file.unlink(missing_ok=True)

@@ -210,6 +210,33 @@ def _rest(figure: Figure) -> tuple[Any, ...]:
     return (figure.value, figure.lower, figure.upper, figure.flagged, figure.reason, figure.feature)
 
 
+def _judge(
+    cfg: DecayguardConfig,
+    strategy: str,
+    prefix: str,
+    metrics: dict[str, MetricEstimate],
+    n: int,
+    minimum: int,
+    points: _Points,
+    start: datetime,
+    coverage: float | None = None,
+    provisional: bool = False,
+) -> StrategyVerdict:
+    """Decide on ``metrics`` when ``n`` reaches ``minimum``; record figures and decisions."""
+    decisions: tuple[DecayDecision, ...] = ()
+    if n >= minimum:
+        decisions = _decide(cfg, metrics)
+        note = f"provisional: {coverage or 0:.0%} of labels in" if provisional else ""
+    else:
+        note = f"{n} {prefix} predictions < {minimum} needed: no decision"
+    figures = [Figure(f"{prefix}.{m.name}", *_rest(m.to_point())) for m in metrics.values()]
+    for figure in figures + [d.to_point() for d in decisions]:
+        points.add(strategy, figure, n=n, coverage=coverage, provisional=provisional, start=start)
+    return StrategyVerdict(
+        strategy, decisions, n, coverage=coverage, provisional=provisional, note=note
+    )
+
+
 def _review(
     cfg: DecayguardConfig,
     engine: Engine,
@@ -226,18 +253,16 @@ def _review(
         positive_label=cfg.model.positive_class,
         confidence=cfg.monitoring.confidence,
     )
-    n = perf.labeled
-    decisions: tuple[DecayDecision, ...] = ()
-    note = ""
-    if n >= cfg.monitoring.min_reviews:
-        decisions = _decide(cfg, perf.metrics)
-    else:
-        note = f"{n} reviews < min_reviews {cfg.monitoring.min_reviews}: no decision"
-    for est in perf.metrics.values():
-        points.add(REVIEW, Figure(f"reviewed.{est.name}", *_rest(est.to_point())), n=n, start=start)
-    for d in decisions:
-        points.add(REVIEW, d.to_point(), n=n, start=start)
-    report.verdicts[REVIEW] = StrategyVerdict(REVIEW, decisions, n, note=note)
+    report.verdicts[REVIEW] = _judge(
+        cfg,
+        REVIEW,
+        "reviewed",
+        perf.metrics,
+        perf.labeled,
+        cfg.monitoring.min_reviews,
+        points,
+        start,
+    )
 
 
 def _labels(
@@ -257,22 +282,17 @@ def _labels(
         positive_label=cfg.model.positive_class,
         confidence=cfg.monitoring.confidence,
     )
-    n, coverage, provisional = window.labeled, window.coverage, window.provisional
-    decisions: tuple[DecayDecision, ...] = ()
-    note = ""
-    if n >= cfg.monitoring.min_labels:
-        decisions = _decide(cfg, window.metrics)
-        if provisional:
-            note = f"provisional: {coverage or 0:.0%} of labels in"
-    else:
-        note = f"{n} labels < min_labels {cfg.monitoring.min_labels}: no decision"
-    figures = [
-        Figure(f"realized.{e.name}", *_rest(e.to_point())) for e in window.metrics.values()
-    ] + [d.to_point() for d in decisions]
-    for figure in figures:
-        points.add(LABELS, figure, n=n, coverage=coverage, provisional=provisional, start=start)
-    report.verdicts[LABELS] = StrategyVerdict(
-        LABELS, decisions, n, coverage=coverage, provisional=provisional, note=note
+    report.verdicts[LABELS] = _judge(
+        cfg,
+        LABELS,
+        "realized",
+        window.metrics,
+        window.labeled,
+        cfg.monitoring.min_labels,
+        points,
+        start,
+        coverage=window.coverage,
+        provisional=window.provisional,
     )
 
 
