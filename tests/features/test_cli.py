@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from decayguard.cli import app
 from decayguard.features._feast import feast_env
-from decayguard.features.server import free_port
+from decayguard.processes import free_port
 
 from .conftest import KEY, SPOT, VENV_BIN, Project, labels_for
 

@@ -10,7 +10,7 @@ import pytest
 from decayguard.errors import InputValidationError, ServiceError
 from decayguard.features import FeatureServer, OnlineFeatureClient
 from decayguard.features.repo import rows_of
-from decayguard.features.server import free_port
+from decayguard.processes import free_port
 
 from .conftest import BACKFILLED, CREATED, FEATURES, KEY, SERVICE, SPOT, Project
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -21,6 +20,7 @@ from decayguard.config import (
     ProjectConfig,
     ServingConfig,
 )
+from decayguard.processes import free_port
 from decayguard.store import create_store_engine
 from decayguard.store.schema import predictions
 
@@ -32,12 +32,6 @@ PG_ADMIN_URL = os.environ.get(
 NUMERIC = ["income", "debt_ratio", "age", "credit_lines", "utilization"]
 EMPLOYMENT = ["salaried", "self_employed", "unemployed", "retired"]
 SCHEMA = [FeatureSpec(name=n) for n in NUMERIC] + [FeatureSpec(name="employment", dtype="category")]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def applicants(n: int, seed: int) -> tuple[pd.DataFrame, pd.Series]:

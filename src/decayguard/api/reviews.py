@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -87,17 +88,7 @@ def _progress(queue: ReviewQueue) -> dict[str, int]:
 
 
 def _item(item: ReviewItem) -> dict[str, Any]:
-    return {
-        "prediction_id": item.prediction_id,
-        "ts": item.ts,
-        "model_name": item.model_name,
-        "model_version": item.model_version,
-        "prediction": item.prediction,
-        "score": item.score,
-        "inclusion_prob": item.inclusion_prob,
-        "inputs": item.inputs,
-        "outputs": item.outputs,
-    }
+    return asdict(item)
 
 
 @router.get("/queue", dependencies=[ReadAccess], response_model=QueueOut)

@@ -36,6 +36,7 @@ from decayguard.features.windows import (
     window_from_config,
     window_from_description,
 )
+from decayguard.store.schema import as_utc
 
 if TYPE_CHECKING:
     from feast import FeatureService, FeatureStore, FeatureView
@@ -196,7 +197,7 @@ class FeatureRepo:
         Without ``start`` this is Feast's incremental materialization (from where the last
         one stopped); with ``start`` it reloads ``[start, end]``. Returns ``end``.
         """
-        end = _utc(end or datetime.now(UTC))
+        end = as_utc(end or datetime.now(UTC))
         try:
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", "Discarding nonzero nanoseconds")
@@ -211,7 +212,7 @@ class FeatureRepo:
         if start is None:
             self.store.materialize_incremental(end_date=end)
         else:
-            self.store.materialize(start_date=_utc(start), end_date=end)
+            self.store.materialize(start_date=as_utc(start), end_date=end)
 
     def online_features(
         self, entity_rows: Sequence[Mapping[str, Any]], *, feature_service: str | None = None
@@ -255,7 +256,7 @@ class FeatureRepo:
         stored as a Feast saved dataset under ``data/training_sets/`` of the repo.
         """
         window = window or AllHistory()
-        end = _utc(end or datetime.now(UTC))
+        end = as_utc(end or datetime.now(UTC))
         schema = self.schema(feature_service)
         prepared = validate_labels(
             labels,
@@ -438,10 +439,6 @@ def _source_uri(view: FeatureView) -> str:
     if source is None:
         return ""
     return str(getattr(source, "path", "") or source.name)
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _describe_bounds(selection: Any) -> str:

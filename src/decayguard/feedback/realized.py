@@ -12,7 +12,7 @@ predictions whose outcome came first, which are rarely a random subset.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -21,6 +21,7 @@ from sqlalchemy.engine import Engine
 
 from decayguard.monitoring import MetricEstimate, realized_classification_metrics
 from decayguard.store import MetricPoint, current_labels, read_window
+from decayguard.store.schema import as_utc
 
 __all__ = ["RealizedWindow", "realized_performance"]
 
@@ -30,10 +31,6 @@ SHADOW_ARM = "shadow"
 """Predictions logged with this arm were never answered to a client (the challenger
 scoring silently next to the champion): not part of a model's realized performance
 unless asked for by ``arm``."""
-
-
-def _as_utc(ts: datetime) -> datetime:
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
 
 
 @dataclass(frozen=True)
@@ -156,7 +153,7 @@ def realized_performance(
     ``shadow``)."""
     if not 0.0 < maturity <= 1.0:
         raise ValueError(f"label maturity must be within (0, 1], got {maturity}")
-    start, end = _as_utc(start), _as_utc(end)
+    start, end = as_utc(start), as_utc(end)
     frame = _labeled_predictions(engine, model_name, start, end, arm)
     results = []
     for left, right in _window_bounds(start, end, window):

@@ -32,6 +32,7 @@ from decayguard.serving.routing import CHALLENGER, CHAMPION, SHADOW, RoutingPoli
 from decayguard.serving.settings import ReviewSpec, RuntimeSettings
 from decayguard.serving.validation import InputValidator, TensorInput, ValidatedInputs
 from decayguard.store.predictions import PredictionRecord
+from decayguard.store.schema import as_utc
 
 log = logging.getLogger("decayguard.serving")
 
@@ -200,7 +201,7 @@ class PredictionService:
             raise InputValidationError(
                 "parameters.event_time", f"not an ISO 8601 time: {str(event_time)[:40]!r}"
             ) from exc
-        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+        return as_utc(parsed)
 
     async def _fetch_features(self, validated: ValidatedInputs) -> None:
         if self.feast is None or validated.entity_keys is None:

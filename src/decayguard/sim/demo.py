@@ -27,11 +27,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import numpy as np
 import pandas as pd
 import yaml
 
 from decayguard.alerts.inbox import WebhookInbox
+from decayguard.alerts.incidents import all_incidents
 from decayguard.config import DecayguardConfig, load_config
 from decayguard.errors import ConfigError, ServiceError
 from decayguard.processes import BackgroundProcess, free_port, python_command
@@ -44,7 +44,6 @@ from decayguard.sim.simulation import Simulation
 from decayguard.sim.traffic import replay_traffic
 from decayguard.sim.training import train_model
 from decayguard.store import create_store_engine, upgrade
-from decayguard.store.schema import alerts as alerts_table
 
 MARKER = ".decayguard-demo"
 MODEL = "credit-default"
@@ -95,7 +94,6 @@ class DemoResult:
     labels_delivered: int
     reviews_answered: int
     wall_seconds: float
-    true_accuracy: list[tuple[datetime, float]] = field(default_factory=list)
     phase_seconds: dict[str, float] = field(default_factory=dict)
     """Wall time spent in each phase (set-up, traffic, labels, reviews, monitor runs...)."""
 
@@ -226,7 +224,7 @@ def _prepare_features(cfg: DecayguardConfig, sim: Simulation) -> Any:
     return repo
 
 
-def _train_champion(cfg: DecayguardConfig, sim: Simulation, repo: Any) -> dict[str, Any]:
+def _train_champion(cfg: DecayguardConfig, sim: Simulation, repo: Any) -> None:
     """First champion: trained on a Feast training set, released with a holdout."""
     from decayguard.release import release_champion
 
@@ -236,10 +234,7 @@ def _train_champion(cfg: DecayguardConfig, sim: Simulation, repo: Any) -> dict[s
     frame = training.frame.sort_values("event_timestamp").reset_index(drop=True)
     cut = int(len(frame) * 0.7)
     model = train_model(frame.iloc[:cut])
-    release = release_champion(
-        cfg, model, frame.iloc[cut:], version="1", drift_reference=frame, actor="demo"
-    )
-    return {"release": release, "lineage": training.lineage, "model": model}
+    release_champion(cfg, model, frame.iloc[cut:], version="1", drift_reference=frame, actor="demo")
 
 
 # -- the running components ----------------------------------------------------------------
@@ -302,10 +297,10 @@ def _deliver_labels(client: httpx.Client, due: pd.DataFrame) -> int:
 
 
 def _answer_reviews(
-    client: httpx.Client, sim: Simulation, reviewer: SimulatedReviewer, now: datetime
+    client: httpx.Client, truth: pd.Series, reviewer: SimulatedReviewer, now: datetime
 ) -> int:
+    """Answer every pending review; ``truth`` is the true label by prediction id."""
     answered = 0
-    truth = sim.frame.set_index("request_id")[LABEL_COLUMN]
     while True:
         queue = client.get("/api/v1/reviews/queue", params={"limit": 200})
         queue.raise_for_status()
@@ -347,38 +342,25 @@ def _run_monitor(cfg: DecayguardConfig, now: datetime) -> None:
 # -- scoring -------------------------------------------------------------------------------
 
 
-def _opened_alerts(cfg: DecayguardConfig) -> pd.DataFrame:
-    import sqlalchemy as sa
-
+def _opened_alerts(cfg: DecayguardConfig) -> list[dict[str, Any]]:
     engine = create_store_engine(cfg.resolved_store_url)
     try:
-        with engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(alerts_table.c.rule, alerts_table.c.opened_at, alerts_table.c.message)
-            ).all()
+        return all_incidents(engine)
     finally:
         engine.dispose()
-    return pd.DataFrame(rows, columns=["rule", "opened_at", "message"])
 
 
-def alarms_from_alerts(opened: pd.DataFrame) -> list[Alarm]:
+def alarms_from_alerts(opened: list[dict[str, Any]]) -> list[Alarm]:
     """Each opened incident as an alarm of the strategy whose rule raised it."""
     alarms = []
-    for row in opened.itertuples():
-        strategy = next((s for s, rules in STRATEGY_RULES.items() if row.rule in rules), None)
+    for incident in opened:
+        rule = str(incident["rule"])
+        strategy = next((s for s, rules in STRATEGY_RULES.items() if rule in rules), None)
         if strategy is not None:
-            at = pd.Timestamp(str(row.opened_at)).to_pydatetime()
-            alarms.append(Alarm(at, strategy, f"{row.rule}: {row.message}"))
+            at = incident["opened_at"]
+            assert isinstance(at, datetime)
+            alarms.append(Alarm(at, strategy, f"{rule}: {incident['message']}"))
     return alarms
-
-
-def _true_accuracy(sim: Simulation, model: Any, step: timedelta) -> list[tuple[datetime, float]]:
-    out = []
-    for _t0, t1, rows in sim.steps(step):
-        if len(rows):
-            pred = model.predict(rows[list(FEATURE_NAMES)])
-            out.append((t1.to_pydatetime(), float(np.mean(pred == rows[LABEL_COLUMN].to_numpy()))))
-    return out
 
 
 # -- the whole demo ------------------------------------------------------------------------
@@ -402,9 +384,10 @@ def run_demo(settings: DemoSettings, progress: Progress | None = None) -> DemoRe
             repo = _prepare_features(cfg, sim)
         say("training the first champion on a Feast training set", 0.06)
         with watch("training set + training + release"):
-            champion = _train_champion(cfg, sim, repo)
+            _train_champion(cfg, sim, repo)
         say("starting MLServer, feast serve, the control API and Prefect", 0.1)
         reviewer = SimulatedReviewer(error_rate=0.03, seed=settings.seed)
+        truth = sim.frame.set_index("request_id")[LABEL_COLUMN]
         sent = failures = runs = labels = reviews = 0
         steps = list(sim.steps(settings.step))
         with contextlib.ExitStack() as running:
@@ -433,7 +416,7 @@ def run_demo(settings: DemoSettings, progress: Progress | None = None) -> DemoRe
                 with watch("labels (API)"):
                     labels += _deliver_labels(client, sim.labels_due(t0, t1))
                 with watch("reviews (API)"):
-                    reviews += _answer_reviews(client, sim, reviewer, t1.to_pydatetime())
+                    reviews += _answer_reviews(client, truth, reviewer, t1.to_pydatetime())
                 with watch("monitor runs (Prefect)"):
                     _run_monitor(cfg, t1.to_pydatetime())
                 runs += 1
@@ -455,6 +438,5 @@ def run_demo(settings: DemoSettings, progress: Progress | None = None) -> DemoRe
         labels_delivered=labels,
         reviews_answered=reviews,
         wall_seconds=time.monotonic() - started,
-        true_accuracy=_true_accuracy(sim, champion["model"], settings.step),
         phase_seconds=watch.seconds,
     )

@@ -12,11 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from decayguard.store._sql import member_of
-from decayguard.store.schema import labels, predictions
-
-
-def _as_utc(ts: datetime) -> datetime:
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+from decayguard.store.schema import as_utc, labels, predictions
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +36,7 @@ class LabelRecord:
             return f"p:{self.prediction_id}"
         assert self.entity_key is not None
         assert self.event_time is not None
-        return f"e:{self.entity_key}@{_as_utc(self.event_time).isoformat()}"
+        return f"e:{self.entity_key}@{as_utc(self.event_time).isoformat()}"
 
 
 @dataclass(slots=True)
@@ -64,7 +60,7 @@ def ingest_labels(
     a different value supersedes the current one, which is kept as history.
     Labels for prediction ids the store does not know are reported back and, when
     ``require_known_prediction``, not stored."""
-    now = _as_utc(received_at or datetime.now(UTC))
+    now = as_utc(received_at or datetime.now(UTC))
     batch: dict[tuple[str, str], LabelRecord] = {}
     for rec in records:
         batch[(rec.model_name, rec.key)] = rec  # latest in the delivery wins
@@ -127,7 +123,7 @@ def _ingest(
                 "label_key": rec.key,
                 "prediction_id": rec.prediction_id,
                 "entity_key": rec.entity_key,
-                "event_time": _as_utc(rec.event_time) if rec.event_time else None,
+                "event_time": as_utc(rec.event_time) if rec.event_time else None,
                 "value": rec.value,
                 "source": rec.source,
                 "received_at": now,
@@ -172,8 +168,8 @@ def current_labels(
         query = sa.select(*columns).where(current)
     else:
         in_window = sa.and_(
-            sa.true() if start is None else predictions.c.ts >= _as_utc(start),
-            sa.true() if end is None else predictions.c.ts < _as_utc(end),
+            sa.true() if start is None else predictions.c.ts >= as_utc(start),
+            sa.true() if end is None else predictions.c.ts < as_utc(end),
         )
         by_id = (
             sa.select(*columns)
@@ -182,7 +178,7 @@ def current_labels(
         )
         entity_keyed = sa.select(*columns).where(current, labels.c.prediction_id.is_(None))
         if start is not None:
-            entity_keyed = entity_keyed.where(labels.c.event_time >= _as_utc(start))
+            entity_keyed = entity_keyed.where(labels.c.event_time >= as_utc(start))
         query = sa.union_all(by_id, entity_keyed)  # type: ignore[assignment]
     with engine.connect() as conn:
         frame = pd.DataFrame(conn.execute(query).all(), columns=[c.name for c in columns])

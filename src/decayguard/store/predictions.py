@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from decayguard.store._sql import member_of
-from decayguard.store.schema import prediction_batches, predictions
+from decayguard.store.schema import as_utc, prediction_batches, predictions
 
 INPUT_PREFIX = "inputs."
 OUTPUT_PREFIX = "outputs."
@@ -53,10 +53,6 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _as_utc(ts: datetime) -> datetime:
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
-
-
 @dataclass(frozen=True, slots=True)
 class PredictionRecord:
     """One logged prediction, as the serving runtime writes it."""
@@ -77,7 +73,7 @@ class PredictionRecord:
     def to_json(self) -> str:
         """One line of JSON (the serving spool's format)."""
         d = {f: getattr(self, f) for f in self.__slots__}
-        d["ts"] = _as_utc(self.ts).isoformat()
+        d["ts"] = as_utc(self.ts).isoformat()
         d["inputs"] = dict(self.inputs)
         d["outputs"] = dict(self.outputs)
         return json.dumps(d, separators=(",", ":"), default=str)
@@ -107,7 +103,7 @@ def records_to_arrow(records: Sequence[PredictionRecord]) -> pa.Table:
     """The columnar form of a batch: meta columns, then ``inputs.*`` and ``outputs.*``."""
     cols: dict[str, Any] = {
         "prediction_id": pa.array([r.id for r in records], type=pa.string()),
-        "ts": pa.array([_as_utc(r.ts) for r in records], type=pa.timestamp("us", tz="UTC")),
+        "ts": pa.array([as_utc(r.ts) for r in records], type=pa.timestamp("us", tz="UTC")),
         "model_version": pa.array([r.model_version for r in records], type=pa.string()),
         "arm": pa.array([r.arm for r in records], type=pa.string()),
         "entity_key": pa.array([r.entity_key for r in records], type=pa.string()),
@@ -141,7 +137,7 @@ def _existing_ids(conn: Connection, ids: Sequence[str]) -> set[str]:
 
 def _insert_model_batch(conn: Connection, model: str, batch: list[PredictionRecord]) -> int:
     table = records_to_arrow(batch)
-    ts = [_as_utc(r.ts) for r in batch]
+    ts = [as_utc(r.ts) for r in batch]
     batch_id = conn.execute(
         prediction_batches.insert().returning(prediction_batches.c.id),
         {
@@ -246,7 +242,7 @@ def read_window(
     arm: str | None = None,
 ) -> PredictionWindow:
     """Read a model's predictions with ``start <= ts < end`` (optionally one version/arm)."""
-    start, end = _as_utc(start), _as_utc(end)
+    start, end = as_utc(start), as_utc(end)
     query = (
         sa.select(prediction_batches.c.payload)
         .where(prediction_batches.c.model_name == model_name)
