@@ -21,10 +21,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from decayguard.errors import ConfigError
+from decayguard.task_metrics import THRESHOLD_METRICS
 
 CONFIG_FILENAME = "decayguard.yaml"
 
@@ -124,8 +126,12 @@ class MonitoringConfig(_Section):
     """Fewer reviewed predictions than this decide nothing."""
     min_labels: int = Field(default=50, ge=1)
     """Fewer labelled predictions than this decide nothing."""
-    performance_thresholds: dict[str, float] = Field(default_factory=lambda: {"accuracy": 0.75})
-    """Metric name to the value below which (above which for losses) the model has decayed."""
+    performance_thresholds: dict[str, float] | None = None
+    """Metric name to the value below which (above which for losses) the model has decayed.
+    The metrics each ``model.task`` accepts are listed in ``docs/configuration.md``; a metric
+    the task does not have is an error. ``None``: ``accuracy: 0.75`` for classifiers and no
+    threshold for regressors (whose error scale only the project knows: set ``mae`` or
+    ``rmse``)."""
 
 
 class FeedbackConfig(_Section):
@@ -251,6 +257,32 @@ class DecayguardConfig(BaseSettings):
     root: Path = Field(default=Path("."), exclude=True)
     """Folder of the project (where decayguard.yaml lives); set by :func:`load_config`."""
 
+    @model_validator(mode="after")
+    def _thresholds_fit_the_task(self) -> DecayguardConfig:
+        accepted = THRESHOLD_METRICS[self.model.task]
+        for metric in self.monitoring.performance_thresholds or {}:
+            if metric not in accepted:
+                raise PydanticCustomError(
+                    "task_metric",
+                    "monitoring.performance_thresholds.{key}: a {task} model has no "
+                    "{metric} metric; it accepts {accepted}",
+                    {
+                        "key": metric,
+                        "metric": repr(metric),
+                        "task": self.model.task,
+                        "accepted": ", ".join(accepted),
+                    },
+                )
+        return self
+
+    @property
+    def performance_thresholds(self) -> dict[str, float]:
+        """The decay thresholds in force: the configured ones, or the task's defaults."""
+        configured = self.monitoring.performance_thresholds
+        if configured is not None:
+            return dict(configured)
+        return {} if self.model.task == "regression" else {"accuracy": 0.75}
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -281,6 +313,9 @@ class DecayguardConfig(BaseSettings):
 def _format_errors(exc: ValidationError, source: str) -> str:
     lines = []
     for err in exc.errors():
+        if err["type"] == "task_metric":  # names its own dotted key
+            lines.append(f"{source}: {err['msg']}")
+            continue
         key = ".".join(str(part) for part in err["loc"]) or "(top level)"
         msg = err["msg"]
         if err["type"] == "extra_forbidden":

@@ -2,6 +2,7 @@
 
 DecayguardError
 └── MonitoringError
+    ├── NotFittedError       an estimator, profile or test used before ``fit``
     ├── ProfileError         a profile cannot be fitted, loaded or merged (also a ValueError)
     └── SchemaMismatchError  data or window lacks a profiled feature (also a KeyError)
 """
@@ -10,11 +11,15 @@ from __future__ import annotations
 
 from decayguard.errors import DecayguardError
 
-__all__ = ["MonitoringError", "ProfileError", "SchemaMismatchError"]
+__all__ = ["MonitoringError", "NotFittedError", "ProfileError", "SchemaMismatchError"]
 
 
 class MonitoringError(DecayguardError):
     """Base class of every error raised by :mod:`decayguard.monitoring`."""
+
+
+class NotFittedError(MonitoringError):
+    """A fitted object (estimator, profile, multivariate test) was used before ``fit``."""
 
 
 class ProfileError(MonitoringError, ValueError):

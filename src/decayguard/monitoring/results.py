@@ -1,10 +1,29 @@
-"""Result records: plain frozen dataclasses with ``to_dict()`` for writing metric points."""
+"""Result records: plain frozen dataclasses, and the one protocol every result follows.
+
+Every monitoring result (drift report, data-quality report, multivariate test, estimated or
+realized performance) offers the same two verbs, :class:`MonitoringResult`:
+
+* ``to_points()``: the storable figures (:class:`MetricPoint`), named as the store keeps them;
+* ``to_frame()``: the same figures as a DataFrame, one row per point (for notebooks).
+
+>>> report = MetricsReport(
+...     {"accuracy": MetricEstimate("accuracy", 0.9, 0.85, 0.94, 200, "wilson")}, "realized"
+... )
+>>> report["accuracy"].value, [p.name for p in report.to_points()]
+(0.9, ['realized.accuracy'])
+>>> report.to_frame()[["name", "value", "lower"]]
+                name  value  lower
+0  realized.accuracy    0.9   0.85
+"""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
+
+import pandas as pd
 
 __all__ = [
     "DataQualityReport",
@@ -15,7 +34,12 @@ __all__ = [
     "FeatureQuality",
     "MetricEstimate",
     "MetricPoint",
+    "MetricsReport",
+    "MonitoringResult",
+    "points_frame",
 ]
+
+POINT_COLUMNS = ("name", "value", "lower", "upper", "flagged", "reason", "feature")
 
 
 def _clean(value: float | None) -> float | None:
@@ -36,6 +60,31 @@ class MetricPoint:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def points_frame(points: list[MetricPoint]) -> pd.DataFrame:
+    """Metric points as a DataFrame with the columns of :data:`POINT_COLUMNS`."""
+    return pd.DataFrame([p.to_dict() for p in points], columns=list(POINT_COLUMNS))
+
+
+@runtime_checkable
+class MonitoringResult(Protocol):
+    """What every monitoring result offers."""
+
+    def to_points(self) -> list[MetricPoint]: ...
+
+    def to_frame(self) -> pd.DataFrame: ...
+
+
+class _PointsFrame:
+    """``to_frame()`` from ``to_points()``: the shared half of the result protocol."""
+
+    def to_points(self) -> list[MetricPoint]:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def to_frame(self) -> pd.DataFrame:
+        """The result's points, one row each (columns: :data:`POINT_COLUMNS`)."""
+        return points_frame(self.to_points())
 
 
 @dataclass(frozen=True)
@@ -98,7 +147,7 @@ class FeatureDrift:
 
 
 @dataclass(frozen=True)
-class DriftReport:
+class DriftReport(_PointsFrame):
     """Drift of every feature of one window against the reference."""
 
     features: tuple[FeatureDrift, ...]
@@ -182,6 +231,43 @@ class MetricEstimate:
         )
 
 
+@dataclass(frozen=True, eq=False)
+class MetricsReport(_PointsFrame, Mapping[str, MetricEstimate]):
+    """Performance figures of one window by metric name, estimated or realized.
+
+    A read-only mapping (``report["accuracy"]``), and a :class:`MonitoringResult` whose points
+    are named ``<kind>.<metric>`` (``kind``: ``estimated``, ``realized``, ``reviewed``; an
+    empty ``kind`` keeps the bare metric names).
+    """
+
+    metrics: Mapping[str, MetricEstimate] = field(default_factory=dict)
+    kind: str = ""
+
+    def __getitem__(self, name: str) -> MetricEstimate:
+        return self.metrics[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.metrics)
+
+    def __len__(self) -> int:
+        return len(self.metrics)
+
+    def with_kind(self, kind: str) -> MetricsReport:
+        """The same figures, named as ``kind`` (for example ``reviewed``)."""
+        return MetricsReport(dict(self.metrics), kind)
+
+    def to_points(self) -> list[MetricPoint]:
+        prefix = f"{self.kind}." if self.kind else ""
+        out = []
+        for m in self.metrics.values():
+            p = m.to_point()
+            out.append(MetricPoint(prefix + m.name, p.value, p.lower, p.upper))
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {name: m.to_dict() for name, m in self.metrics.items()}
+
+
 @dataclass(frozen=True)
 class DecayDecision:
     """Whether performance is declared below its threshold, and why (always a reason)."""
@@ -222,7 +308,7 @@ class FeatureQuality:
 
 
 @dataclass(frozen=True)
-class DataQualityReport:
+class DataQualityReport(_PointsFrame):
     features: tuple[FeatureQuality, ...]
 
     @property

@@ -141,7 +141,7 @@ def _decide(
 ) -> tuple[DecayDecision, ...]:
     return tuple(
         PerformanceThresholdRule(metric, threshold).decide(estimates[metric])
-        for metric, threshold in cfg.monitoring.performance_thresholds.items()
+        for metric, threshold in cfg.performance_thresholds.items()
         if metric in estimates and np.isfinite(estimates[metric].value)
     )
 
