@@ -13,6 +13,11 @@ file it came from::
 
 Environment variables override the file, with ``__`` between nested keys, for
 example ``DECAYGUARD_SERVING__HTTP_PORT=9000``.
+
+The field docstrings are the documentation: ``docs/configuration.md`` is generated from
+them by ``python -m decayguard.config_reference > docs/configuration.md``, and a test fails
+when a field has none or the file is stale. ``decayguard check`` says whether the windows
+configured here suit the project's traffic and label delays.
 """
 
 from __future__ import annotations
