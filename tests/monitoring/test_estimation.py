@@ -1,22 +1,23 @@
-"""Label-free performance estimation: CBPE against sklearn, its coverage, and DLE."""
+"""Label-free performance estimation for classifiers: CBPE against sklearn, its coverage.
+
+The direct loss estimator (regressors) is tested in test_direct_loss.py."""
 
 from __future__ import annotations
 
 import json
 
 import numpy as np
-import pandas as pd
 import pytest
 from sklearn import metrics
-from sklearn.tree import DecisionTreeRegressor
 
 from decayguard.monitoring import (
     ConfidenceBasedEstimator,
-    DirectLossEstimator,
     MonitoringError,
     MulticlassConfidenceBasedEstimator,
     expected_classification_metrics,
 )
+from decayguard.monitoring.errors import NotFittedError
+from decayguard.monitoring.results import MetricsReport
 
 
 def calibrated(n: int, rng: np.random.Generator, a: float = 2.0, b: float = 2.0):
@@ -93,30 +94,28 @@ def test_cbpe_refuses_unknown_calibration_and_empty_windows() -> None:
         estimator.estimate([])
 
 
-def regression_data(n: int, rng: np.random.Generator, x_low: float = 0.0):
-    x = rng.uniform(x_low, 2.0, n)
-    noise_scale = 0.2 + x  # heteroscedastic: error grows with x
-    y = 3 * x + rng.normal(0, noise_scale)
-    return pd.DataFrame({"x": x}), y, 3 * x
+@pytest.mark.parametrize(
+    "estimator", [ConfidenceBasedEstimator(), MulticlassConfidenceBasedEstimator()]
+)
+def test_unfitted_estimators_raise_not_fitted(estimator: object) -> None:
+    for call in ("estimate", "to_dict"):
+        with pytest.raises(NotFittedError, match="fit"):
+            getattr(estimator, call)(*([np.ones((3, 2))] if call == "estimate" else []))
 
 
-@pytest.mark.parametrize("metric", ["mae", "rmse"])
-def test_direct_loss_estimation_follows_a_shift_into_harder_regions(metric: str) -> None:
-    rng = np.random.default_rng(5)
-    features, y, pred = regression_data(4000, rng)
-    model = DecisionTreeRegressor(min_samples_leaf=200, random_state=0)  # fast on 2 shared cores
-    estimator = DirectLossEstimator(metric=metric, model=model).fit(features, y, pred)
-    for x_low in (0.0, 1.5):  # then only the noisier end of the reference range
-        f_cur, y_cur, p_cur = regression_data(3000, rng, x_low)
-        estimate = estimator.estimate(f_cur, p_cur)
-        error = p_cur - y_cur
-        realized = np.mean(np.abs(error)) if metric == "mae" else np.sqrt(np.mean(error**2))
-        assert estimate.lower - 0.03 <= realized <= estimate.upper + 0.03, (
-            x_low,
-            estimate,
-            realized,
-        )
-        assert estimate.method == "direct_loss"
+def test_estimates_are_metrics_reports_of_kind_estimated() -> None:
+    rng = np.random.default_rng(8)
+    y_ref, s_ref = calibrated(2000, rng)
+    report = ConfidenceBasedEstimator().fit(y_ref, s_ref).estimate(rng.random(200))
+    assert isinstance(report, MetricsReport)
+    assert report.kind == "estimated"
+    assert sorted(report) == ["accuracy", "f1", "precision", "recall", "roc_auc"]
+    assert next(p.name for p in report.to_points()) == "estimated.accuracy"
+    y3, p3 = multiclass(2000, rng)
+    multi = MulticlassConfidenceBasedEstimator().fit(y3, p3).estimate(p3[:100])
+    assert isinstance(multi, MetricsReport)
+    assert multi.kind == "estimated"
+    assert multi.to_frame()["name"].str.startswith("estimated.").all()
 
 
 def multiclass(n: int, rng: np.random.Generator, concentration: float = 1.0):

@@ -2,7 +2,9 @@
 
 A plain library: fit a :class:`ReferenceProfile` once, then per window call
 :func:`detect_drift`, :func:`assess_data_quality`, :class:`ConfidenceBasedEstimator`,
-:func:`realized_classification_metrics` and a decay rule. See ``docs/monitoring.md``.
+:func:`realized_classification_metrics` and a decay rule. A :class:`ModelTask` (from
+:func:`task_for`) picks the right estimator, realized metrics and prediction-drift test for a
+binary, multiclass or regression model. See ``docs/monitoring.md``.
 """
 
 from decayguard.monitoring.decision import (
@@ -20,12 +22,17 @@ from decayguard.monitoring.detection import (
     fit_prediction_profile,
     prediction_frame,
 )
+from decayguard.monitoring.direct_loss import DirectLossEstimator
 from decayguard.monitoring.drift import DRIFT_METHODS, DriftMethod, drift_method
-from decayguard.monitoring.errors import MonitoringError, ProfileError, SchemaMismatchError
+from decayguard.monitoring.errors import (
+    MonitoringError,
+    NotFittedError,
+    ProfileError,
+    SchemaMismatchError,
+)
 from decayguard.monitoring.estimation import (
     CALIBRATORS,
     ConfidenceBasedEstimator,
-    DirectLossEstimator,
     expected_classification_metrics,
 )
 from decayguard.monitoring.intervals import (
@@ -42,6 +49,7 @@ from decayguard.monitoring.proxies import (
 )
 from decayguard.monitoring.realized import (
     realized_classification_metrics,
+    realized_multiclass_metrics,
     realized_regression_metrics,
 )
 from decayguard.monitoring.results import (
@@ -53,6 +61,20 @@ from decayguard.monitoring.results import (
     FeatureQuality,
     MetricEstimate,
     MetricPoint,
+    MetricsReport,
+    MonitoringResult,
+    points_frame,
+)
+from decayguard.monitoring.tasks import (
+    TASK_METRICS,
+    TASKS,
+    THRESHOLD_METRICS,
+    BinaryTask,
+    ModelOutputs,
+    ModelTask,
+    MulticlassTask,
+    RegressionTask,
+    task_for,
 )
 from decayguard.monitoring.window import WindowProfile
 
@@ -61,6 +83,10 @@ __all__ = [
     "CORRECTIONS",
     "DEFAULT_METHODS",
     "DRIFT_METHODS",
+    "TASKS",
+    "TASK_METRICS",
+    "THRESHOLD_METRICS",
+    "BinaryTask",
     "ConfidenceBasedEstimator",
     "CusumDecayTest",
     "DataQualityReport",
@@ -74,14 +100,21 @@ __all__ = [
     "FeatureQuality",
     "MetricEstimate",
     "MetricPoint",
+    "MetricsReport",
+    "ModelOutputs",
+    "ModelTask",
     "MonitoringError",
+    "MonitoringResult",
     "MulticlassConfidenceBasedEstimator",
+    "MulticlassTask",
     "MultipleTestingCorrection",
     "MultivariateDriftResult",
+    "NotFittedError",
     "PCAReconstructionDrift",
     "PerformanceThresholdRule",
     "ProfileError",
     "ReferenceProfile",
+    "RegressionTask",
     "SchemaMismatchError",
     "WindowProfile",
     "assess_data_quality",
@@ -93,8 +126,11 @@ __all__ = [
     "fit_prediction_profile",
     "hajek_mean",
     "horvitz_thompson_mean",
+    "points_frame",
     "prediction_frame",
     "realized_classification_metrics",
+    "realized_multiclass_metrics",
     "realized_regression_metrics",
+    "task_for",
     "wilson_interval",
 ]

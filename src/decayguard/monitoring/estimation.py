@@ -8,8 +8,8 @@ probabilities (a parametric bootstrap); the calibration's own uncertainty (finit
 not included. It assumes calibration transfers: the score-to-outcome
 relation is unchanged (covariate shift, not concept shift).
 
-:class:`DirectLossEstimator` (DLE) learns the expected absolute or squared error from the
-features and the prediction on reference data, and averages it over the window.
+:class:`DirectLossEstimator` (DLE, regressors) lives in :mod:`decayguard.monitoring.direct_loss`
+and is re-exported here.
 """
 
 from __future__ import annotations
@@ -20,18 +20,15 @@ from collections.abc import Mapping
 from typing import Any, ClassVar, Self
 
 import numpy as np
-import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 from scipy import special, stats
-from sklearn.base import RegressorMixin, clone
-from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import cross_val_predict
 
-from decayguard.monitoring.errors import MonitoringError
-from decayguard.monitoring.intervals import weighted_auc, z_value
-from decayguard.monitoring.results import MetricEstimate
+from decayguard.monitoring.direct_loss import DirectLossEstimator
+from decayguard.monitoring.errors import MonitoringError, NotFittedError
+from decayguard.monitoring.intervals import weighted_auc
+from decayguard.monitoring.results import MetricEstimate, MetricsReport
 
 __all__ = [
     "CALIBRATORS",
@@ -187,11 +184,17 @@ class ConfidenceBasedEstimator:
         self.calibrator_ = calibrator.fit(np.asarray(y_score, dtype=np.float64), labels)
         return self
 
-    def estimate(
-        self, y_score: ArrayLike, y_pred: ArrayLike | None = None
-    ) -> dict[str, MetricEstimate]:
-        """Expected metrics; the interval is the central ``confidence`` range of the realized
-        metric over label sets drawn from the calibrated probabilities (parametric bootstrap)."""
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "calibrator_"):
+            raise NotFittedError(
+                "ConfidenceBasedEstimator is not fitted: call fit(y_true, y_score) first"
+            )
+
+    def estimate(self, y_score: ArrayLike, y_pred: ArrayLike | None = None) -> MetricsReport:
+        """Expected metrics (a :class:`MetricsReport`, kind ``estimated``); the interval is the
+        central ``confidence`` range of the realized metric over label sets drawn from the
+        calibrated probabilities (parametric bootstrap)."""
+        self._check_fitted()
         score = np.asarray(y_score, dtype=np.float64)
         if score.size == 0:
             raise MonitoringError("cannot estimate performance on an empty window")
@@ -209,7 +212,7 @@ class ConfidenceBasedEstimator:
             out[name] = MetricEstimate(
                 name, value, float(lower), float(upper), int(score.size), "cbpe", self.confidence
             )
-        return out
+        return MetricsReport(out, "estimated")
 
     def _bootstrap_draws(
         self, p: Floats, pred: NDArray[np.bool_], score: Floats
@@ -238,6 +241,7 @@ class ConfidenceBasedEstimator:
         return {name: np.concatenate(v) for name, v in samples.items()}
 
     def to_dict(self) -> dict[str, Any]:
+        self._check_fitted()
         return {
             "calibration": self.calibration,
             "threshold": self.threshold,
@@ -255,65 +259,3 @@ class ConfidenceBasedEstimator:
         out = cls(**params)
         out.calibrator_ = CALIBRATORS[data["calibrator"]["name"]].from_dict(data["calibrator"])
         return out
-
-
-class DirectLossEstimator:
-    """DLE for a regressor: learns E[loss | features, prediction] on reference data.
-
-    ``metric`` is ``"mae"`` (absolute error) or ``"rmse"`` (squared error, rooted after
-    averaging). The interval is the sampling spread of the window's realized mean loss around
-    its conditional expectation, using the out-of-fold residual variance on the reference.
-    The fitted loss model is a scikit-learn estimator: persist it with the model registry
-    (skops), not with this package.
-    """
-
-    def __init__(
-        self,
-        metric: str = "mae",
-        model: RegressorMixin | None = None,
-        confidence: float = 0.95,
-        cv: int = 3,
-        seed: int = 0,
-    ) -> None:
-        self.metric = metric
-        self.model = model
-        self.confidence = confidence
-        self.cv = cv
-        self.seed = seed
-
-    def _design(self, features: pd.DataFrame, y_pred: ArrayLike) -> pd.DataFrame:
-        design = features.copy()
-        design["__prediction__"] = np.asarray(y_pred, dtype=np.float64)
-        return design
-
-    def fit(self, features: pd.DataFrame, y_true: ArrayLike, y_pred: ArrayLike) -> Self:
-        if self.metric not in ("mae", "rmse"):
-            raise MonitoringError(
-                f"DirectLossEstimator supports metric 'mae' or 'rmse', not {self.metric!r}"
-            )
-        error = np.asarray(y_pred, dtype=np.float64) - np.asarray(y_true, dtype=np.float64)
-        target = np.abs(error) if self.metric == "mae" else error**2
-        design = self._design(features, y_pred)
-        model = (
-            clone(self.model)
-            if self.model is not None
-            else HistGradientBoostingRegressor(random_state=self.seed)
-        )
-        out_of_fold = cross_val_predict(model, design, target, cv=self.cv)
-        self.residual_std_ = float(np.std(target - out_of_fold, ddof=1))
-        self.model_ = model.fit(design, target)
-        return self
-
-    def estimate(self, features: pd.DataFrame, y_pred: ArrayLike) -> MetricEstimate:
-        expected = np.maximum(
-            np.asarray(self.model_.predict(self._design(features, y_pred)), dtype=np.float64), 0.0
-        )
-        n = expected.size
-        if n == 0:
-            raise MonitoringError("cannot estimate performance on an empty window")
-        mean = float(expected.mean())
-        half = z_value(self.confidence) * self.residual_std_ / np.sqrt(n)
-        lower, upper = max(mean - half, 0.0), mean + half
-        if self.metric == "rmse":
-            mean, lower, upper = float(np.sqrt(mean)), float(np.sqrt(lower)), float(np.sqrt(upper))
-        return MetricEstimate(self.metric, mean, lower, upper, n, "direct_loss", self.confidence)

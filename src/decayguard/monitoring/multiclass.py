@@ -19,13 +19,13 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
-from decayguard.monitoring.errors import MonitoringError
+from decayguard.monitoring.errors import MonitoringError, NotFittedError
 from decayguard.monitoring.estimation import (
     CALIBRATORS,
     Calibrator,
     expected_classification_metrics,
 )
-from decayguard.monitoring.results import MetricEstimate
+from decayguard.monitoring.results import MetricEstimate, MetricsReport
 
 __all__ = ["MulticlassConfidenceBasedEstimator"]
 
@@ -77,16 +77,23 @@ class MulticlassConfidenceBasedEstimator:
         ]
         return self
 
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "calibrators_"):
+            raise NotFittedError(
+                "MulticlassConfidenceBasedEstimator is not fitted: call fit(y_true, y_score) first"
+            )
+
     def probabilities(self, y_score: ArrayLike) -> Floats:
         """Calibrated class probabilities, rows summing to one."""
+        self._check_fitted()
         scores = np.asarray(y_score, dtype=np.float64)
         p = np.column_stack([c.predict(scores[:, j]) for j, c in enumerate(self.calibrators_)])
         p = np.maximum(p, 1e-12)
         return np.asarray(p / p.sum(axis=1, keepdims=True), dtype=np.float64)
 
-    def estimate(
-        self, y_score: ArrayLike, y_pred: ArrayLike | None = None
-    ) -> dict[str, MetricEstimate]:
+    def estimate(self, y_score: ArrayLike, y_pred: ArrayLike | None = None) -> MetricsReport:
+        """Expected metrics as a :class:`MetricsReport` (kind ``estimated``)."""
+        self._check_fitted()
         scores = np.asarray(y_score, dtype=np.float64)
         if scores.ndim != 2 or scores.shape[0] == 0:
             raise MonitoringError("cannot estimate performance on an empty window (scores: n x k)")
@@ -119,7 +126,7 @@ class MulticlassConfidenceBasedEstimator:
                 "cbpe",
                 self.confidence,
             )
-        return out
+        return MetricsReport(out, "estimated")
 
     def _draws(self, p: Floats, pred: NDArray[np.intp], scores: Floats) -> dict[str, Floats]:
         n, k = p.shape
@@ -151,6 +158,7 @@ class MulticlassConfidenceBasedEstimator:
         return {m: np.concatenate(v) for m, v in out.items()}
 
     def to_dict(self) -> dict[str, Any]:
+        self._check_fitted()
         return {
             "calibration": self.calibration,
             "confidence": self.confidence,
