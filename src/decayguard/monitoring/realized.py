@@ -9,10 +9,16 @@ Interval methods (the ``method`` field of every :class:`MetricEstimate`):
 * means (log loss, MAE, MAPE, mean error, and MSE, whose bounds give RMSE's) — ``normal``;
 * weighted (``weights = 1 / inclusion probability``): Hájek ratio estimators with linearised
   variance (``hajek``) for every ratio metric incl. F1; ROC AUC by a Poisson bootstrap
-  (``bootstrap``); quantiles by Woodruff intervals.
+  (``bootstrap``); quantiles by Woodruff intervals;
+* multiclass macro averages (precision, recall, F1, one-vs-rest ROC AUC) — ``bootstrap``: a
+  Poisson bootstrap of the (design-weighted) rows, all resamples in a few array operations.
+
+Every function returns a :class:`MetricsReport` of kind ``realized``.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -26,9 +32,13 @@ from decayguard.monitoring.intervals import (
     wilson_interval,
     z_value,
 )
-from decayguard.monitoring.results import MetricEstimate
+from decayguard.monitoring.results import MetricEstimate, MetricsReport
 
-__all__ = ["realized_classification_metrics", "realized_regression_metrics"]
+__all__ = [
+    "realized_classification_metrics",
+    "realized_multiclass_metrics",
+    "realized_regression_metrics",
+]
 
 ERROR_QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 
@@ -76,7 +86,7 @@ def realized_classification_metrics(
     positive_label: object = 1,
     n_bootstrap: int = 2000,
     seed: int = 0,
-) -> dict[str, MetricEstimate]:
+) -> MetricsReport:
     """Accuracy, precision, recall and F1 (binary, ``positive_label``); ROC AUC and log loss when
     ``y_score`` (probability of the positive class) is given.
 
@@ -126,7 +136,7 @@ def realized_classification_metrics(
         loss = -np.where(truth, np.log(p), np.log1p(-p))
         estimate = _ratio("log_loss", loss, 1.0, w, n, confidence)
         out["log_loss"] = _bounded(estimate, 0.0, np.inf)
-    return out
+    return MetricsReport(out, "realized")
 
 
 def _f1_bootstrap(
@@ -186,7 +196,7 @@ def realized_regression_metrics(
     *,
     weights: ArrayLike | None = None,
     confidence: float = 0.95,
-) -> dict[str, MetricEstimate]:
+) -> MetricsReport:
     """MAE, RMSE, MAPE, mean error and error quantiles (``error_q05`` … ``error_q95``).
 
     Errors are ``y_pred - y_true``. MAPE divides by ``max(|y_true|, eps)`` like scikit-learn.
@@ -198,7 +208,7 @@ def realized_regression_metrics(
         raise MonitoringError("y_true and y_pred must be non-empty and of equal length")
     w = _weights(weights, n)
     absolute = np.abs(error)
-    out = {
+    out: dict[str, MetricEstimate] = {
         "mae": _bounded(_ratio("mae", absolute, 1.0, w, n, confidence), 0.0, np.inf),
         "mape": _bounded(
             _ratio(
@@ -231,4 +241,129 @@ def realized_regression_metrics(
         out[name] = MetricEstimate(
             name, float(value), float(lower), float(upper), n, "woodruff", confidence, w is not None
         )
-    return out
+    return MetricsReport(out, "realized")
+
+
+def realized_multiclass_metrics(
+    y_true: ArrayLike,
+    y_pred: ArrayLike,
+    probabilities: ArrayLike | None,
+    classes: Sequence[object],
+    *,
+    weights: ArrayLike | None = None,
+    confidence: float = 0.95,
+    n_bootstrap: int = 1000,
+    seed: int = 0,
+) -> MetricsReport:
+    """Accuracy, macro precision, recall and F1; macro one-vs-rest ROC AUC and log loss when
+    ``probabilities`` (``(n, k)``, column ``j`` for ``classes[j]``) are given.
+
+    A class never predicted (precision) or never true (recall, AUC) is left out of the macro
+    average, as scikit-learn does with ``zero_division=np.nan``. With ``weights`` every figure
+    is a Hájek (design-weighted) estimate of the population's.
+
+    >>> m = realized_multiclass_metrics(list("abcab"), list("abcbb"), None, list("abc"))
+    >>> m["accuracy"].value, round(m["recall"].value, 4), m["f1"].method
+    (0.8, 0.8333, 'bootstrap')
+    """
+    truth, pred = np.asarray(y_true).astype(str), np.asarray(y_pred).astype(str)
+    names = np.asarray([str(c) for c in classes])
+    n = truth.size
+    if n == 0 or pred.size != n or names.size < 2:
+        raise MonitoringError(
+            "y_true and y_pred must be non-empty and of equal length, with at least two classes"
+        )
+    w = _weights(weights, n)
+    correct = (truth == pred).astype(np.float64)
+    if w is None:
+        k = correct.sum()
+        lower, upper = wilson_interval(k, n, confidence)
+        accuracy = MetricEstimate(
+            "accuracy", float(k / n), float(lower), float(upper), n, "wilson", confidence
+        )
+    else:
+        accuracy = _bounded(_ratio("accuracy", correct, 1.0, w, n, confidence))
+    out = {"accuracy": accuracy}
+    actual = truth[:, None] == names[None, :]
+    predicted = pred[:, None] == names[None, :]
+    p = None if probabilities is None else np.asarray(probabilities, dtype=np.float64)
+    if p is not None and p.shape != (n, names.size):
+        raise MonitoringError(f"probabilities must have shape {(n, names.size)}, got {p.shape}")
+    base = np.ones(n) if w is None else w
+    values = _macro(actual, predicted, p, base[None, :])
+    draws = _bootstrap_macro(actual, predicted, p, base, n_bootstrap, seed)
+    tail = (1 - confidence) / 2
+    for name, value in values.items():
+        finite = draws[name][np.isfinite(draws[name])]
+        low, high = (
+            (float(q) for q in np.quantile(finite, [tail, 1 - tail]))
+            if finite.size
+            else (np.nan, np.nan)
+        )
+        out[name] = MetricEstimate(
+            name,
+            float(value[0]),
+            low,
+            high,
+            n,
+            "bootstrap",
+            confidence,
+            w is not None,
+        )
+    if p is not None:
+        tiny = np.finfo(np.float64).eps
+        rows = p / np.maximum(p.sum(axis=1, keepdims=True), tiny)
+        true_p = np.where(actual.any(axis=1), (rows * actual).sum(axis=1), 0.0)
+        loss = -np.log(np.clip(true_p, tiny, 1.0))
+        out["log_loss"] = _bounded(_ratio("log_loss", loss, 1.0, w, n, confidence), 0.0, np.inf)
+    return MetricsReport(out, "realized")
+
+
+def _bootstrap_macro(
+    actual: NDArray[np.bool_],
+    predicted: NDArray[np.bool_],
+    p: NDArray[np.float64] | None,
+    base: NDArray[np.float64],
+    b: int,
+    seed: int,
+) -> dict[str, NDArray[np.float64]]:
+    """:func:`_macro` over ``b`` Poisson-bootstrap weight rows (bounded memory: chunks)."""
+    rng = np.random.default_rng(seed)
+    chunk = max(1, min(b, 2_000_000 // base.size))
+    parts: dict[str, list[NDArray[np.float64]]] = {}
+    for start in range(0, b, chunk):
+        counts = rng.poisson(1.0, size=(min(chunk, b - start), base.size))
+        for name, values in _macro(actual, predicted, p, counts * base[None, :]).items():
+            parts.setdefault(name, []).append(values)
+    return {name: np.concatenate(values) for name, values in parts.items()}
+
+
+def _macro(
+    actual: NDArray[np.bool_],
+    predicted: NDArray[np.bool_],
+    p: NDArray[np.float64] | None,
+    w: NDArray[np.float64],
+) -> dict[str, NDArray[np.float64]]:
+    """Macro precision, recall, F1 (and OvR ROC AUC) for each weight row of ``w`` (b, n)."""
+    tp = w @ (actual & predicted)
+    n_pred, n_true = w @ predicted, w @ actual
+    with np.errstate(invalid="ignore", divide="ignore"):
+        per = {
+            "precision": np.where(n_pred > 0, tp / n_pred, np.nan),
+            "recall": np.where(n_true > 0, tp / n_true, np.nan),
+            "f1": np.where(n_pred + n_true > 0, 2 * tp / (n_pred + n_true), np.nan),
+        }
+    if p is not None:
+        per["roc_auc"] = np.column_stack(
+            [weighted_auc(actual[:, j], p[:, j], w) for j in range(actual.shape[1])]
+        )
+    return {name: _nanmean(values) for name, values in per.items()}
+
+
+def _nanmean(values: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Row means over the defined (finite) entries; NaN where none is, without a warning."""
+    finite = np.isfinite(values)
+    count = finite.sum(axis=1)
+    total = np.where(finite, values, 0.0).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.asarray(np.where(count > 0, total / count, np.nan), dtype=np.float64)

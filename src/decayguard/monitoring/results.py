@@ -148,13 +148,17 @@ class FeatureDrift:
 
 @dataclass(frozen=True)
 class DriftReport(_PointsFrame):
-    """Drift of every feature of one window against the reference."""
+    """Drift of every feature of one window against the reference.
+
+    ``prefix`` names its points: ``drift`` for the inputs, ``prediction_drift`` for outputs.
+    """
 
     features: tuple[FeatureDrift, ...]
     alpha: float
     correction: str
     n_current: int
     n_reference: int
+    prefix: str = "drift"
 
     @property
     def drifted_features(self) -> list[str]:
@@ -181,14 +185,16 @@ class DriftReport(_PointsFrame):
         }
 
     def to_points(self) -> list[MetricPoint]:
-        """One point per (feature, method): ``drift.<method>`` with the statistic as value."""
+        """One point per (feature, method): ``<prefix>.<method>`` with the statistic as value,
+        flagged when the feature's test is significant and this method's effect reaches its
+        threshold; the deciding method's point carries the feature's reason."""
         points = []
         for feature in self.features:
             for r in feature.results:
                 reason = feature.reason if r.method == feature.effect_method else ""
                 points.append(
                     MetricPoint(
-                        f"drift.{r.method}",
+                        f"{self.prefix}.{r.method}",
                         _clean(r.statistic),
                         flagged=r.drifted,
                         reason=reason,
