@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -12,6 +13,14 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from decayguard.cli.common import console
+
+
+class DemoTaskName(StrEnum):
+    """The model tasks the demo can run (``decayguard.sim.demo.DEMO_TASKS``)."""
+
+    binary = "binary"
+    multiclass = "multiclass"
+    regression = "regression"
 
 
 def _cell(detections: pd.DataFrame, onset: int, strategy: str) -> str:
@@ -29,6 +38,13 @@ def demo(
     ] = Path("decayguard-demo"),
     fast: Annotated[bool, typer.Option("--fast", help="A smaller run (fewer requests).")] = False,
     seed: Annotated[int, typer.Option(help="Seed of the simulation.")] = 7,
+    task: Annotated[
+        DemoTaskName,
+        typer.Option(
+            help="What the model predicts: default or not (binary), the risk grade A-D "
+            "(multiclass) or the amount lost on the loan (regression)."
+        ),
+    ] = DemoTaskName.binary,
     json_out: Annotated[
         Path | None, typer.Option("--json", help="Also write the results to this JSON file.")
     ] = None,
@@ -46,12 +62,14 @@ def demo(
         console=console,
         transient=False,
     ) as bar:
-        task = bar.add_task("preparing", total=1.0)
+        bar_task = bar.add_task("preparing", total=1.0)
 
         def progress(what: str, done: float) -> None:
-            bar.update(task, description=what, completed=done)
+            bar.update(bar_task, description=what, completed=done)
 
-        result = run_demo(DemoSettings(folder=folder, fast=fast, seed=seed), progress)
+        result = run_demo(
+            DemoSettings(folder=folder, fast=fast, seed=seed, task=task.value), progress
+        )
 
     table = Table(title="Onsets in the simulation and when each strategy raised an alert")
     table.add_column("onset")

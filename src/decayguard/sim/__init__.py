@@ -26,12 +26,14 @@ from decayguard.sim.labels import LabelDelay
 from decayguard.sim.population import (
     EMPLOYMENT_LEVELS,
     FEATURE_NAMES,
+    RISK_GRADES,
     default_probability,
 )
-from decayguard.sim.reviewer import ReviewAnswer, SimulatedReviewer
+from decayguard.sim.reviewer import ReviewAnswer, SimulatedReviewer, SimulatedValueReviewer
 from decayguard.sim.scenario import LoanScenario, Onset
 from decayguard.sim.scoring import Alarm, AlarmScore, score_alarms
 from decayguard.sim.simulation import Simulation
+from decayguard.sim.targets import TARGETS, LoanTarget
 from decayguard.sim.traffic import (
     ReplayReport,
     ReplayResult,
@@ -40,7 +42,15 @@ from decayguard.sim.traffic import (
     to_v2_batch_request,
     to_v2_request,
 )
-from decayguard.sim.training import LoanFeatureEncoder, build_pipeline, train_model
+from decayguard.sim.training import (
+    LoanFeatureEncoder,
+    build_grade_classifier,
+    build_loss_regressor,
+    build_pipeline,
+    train_grade_model,
+    train_loss_model,
+    train_model,
+)
 from decayguard.sim.truth import GroundTruth
 
 # Plain sorted() order, as tests/test_package.py checks (ruff's RUF022 would put constants first).
@@ -55,12 +65,18 @@ __all__ = [  # noqa: RUF022
     "LabelDelay",
     "LoanFeatureEncoder",
     "LoanScenario",
+    "LoanTarget",
     "Onset",
+    "RISK_GRADES",
     "ReplayReport",
     "ReplayResult",
     "ReviewAnswer",
     "SimulatedReviewer",
+    "SimulatedValueReviewer",
     "Simulation",
+    "TARGETS",
+    "build_grade_classifier",
+    "build_loss_regressor",
     "build_pipeline",
     "default_probability",
     "replay_traffic",
@@ -68,6 +84,8 @@ __all__ = [  # noqa: RUF022
     "score_alarms",
     "to_v2_batch_request",
     "to_v2_request",
+    "train_grade_model",
+    "train_loss_model",
     "train_model",
     "write_feature_history",
 ]

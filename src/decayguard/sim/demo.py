@@ -12,6 +12,10 @@ when each strategy first raised an alert, and lists false alarms and the alerts 
 
 Simulated time runs far faster than wall-clock time, so the demo triggers each monitor run
 itself (with the simulated ``now``) instead of waiting for the schedule.
+
+``task`` picks what the model predicts in the same world (:data:`DEMO_TASKS`): whether an
+applicant defaults (binary), their risk grade A-D (multiclass) or the amount lost on the loan
+(regression). Each has its training function, threshold and simulated reviewer.
 """
 
 from __future__ import annotations
@@ -36,17 +40,17 @@ from decayguard.config import DecayguardConfig, load_config
 from decayguard.errors import ConfigError, ServiceError
 from decayguard.processes import BackgroundProcess, free_port, python_command
 from decayguard.sim.feast_source import write_feature_history
-from decayguard.sim.population import FEATURE_NAMES, LABEL_COLUMN
-from decayguard.sim.reviewer import SimulatedReviewer
+from decayguard.sim.population import FEATURE_NAMES
 from decayguard.sim.scenario import LoanScenario, Onset, Strategy
 from decayguard.sim.scoring import Alarm, AlarmScore, score_alarms
 from decayguard.sim.simulation import Simulation
+from decayguard.sim.targets import TARGETS, LoanTarget, Reviewer
 from decayguard.sim.traffic import replay_traffic
-from decayguard.sim.training import train_model
 from decayguard.store import create_store_engine, upgrade
 
 MARKER = ".decayguard-demo"
 MODEL = "credit-default"
+"""The binary demo's model name (the other tasks' are in :data:`DEMO_TASKS`)."""
 STRATEGY_RULES: dict[Strategy, tuple[str, ...]] = {
     "proxy": ("feature_drift", "prediction_drift", "data_quality", "decay.proxy"),
     "review": ("decay.review",),
@@ -58,17 +62,60 @@ Progress = Callable[[str, float], None]
 
 
 @dataclass(frozen=True)
+class DemoTask:
+    """How the demo sets up a model of one task: its name, the decay thresholds, and the
+    task-specific keys of ``decayguard.yaml``.
+
+    The thresholds come from the simulator's ground truth (``docs/simulator.md``): they lie
+    between the champion's performance before the concept onset (in every 7-day label
+    window, recession included) and after it, so crossing them is a real decay.
+    """
+
+    model_name: str
+    performance_thresholds: dict[str, float]
+    review_strategy: str
+    """``uncertainty`` needs a score in [0, 1] with a decision threshold: binary only."""
+    model_keys: dict[str, Any] = field(default_factory=dict)
+    feedback_keys: dict[str, Any] = field(default_factory=dict)
+
+
+DEMO_TASKS: dict[str, DemoTask] = {
+    # Champion accuracy 0.90 before the rate shock, 0.63-0.67 after it.
+    "binary": DemoTask(MODEL, {"accuracy": 0.8}, "uncertainty", model_keys={"positive_class": "1"}),
+    # Champion accuracy 0.78-0.83 before the rate shock, 0.36 after it.
+    "multiclass": DemoTask(
+        "credit-grade",
+        {"accuracy": 0.65},
+        "uniform",
+        feedback_keys={"label_values": list(TARGETS["multiclass"].classes)},
+    ),
+    # Champion MAE 2,600-3,200 before the rate shock, 6,800-6,900 after it.
+    "regression": DemoTask("credit-loss", {"mae": 4000.0}, "uniform"),
+}
+"""The demo's set-up per ``model.task``."""
+
+
+@dataclass(frozen=True)
 class DemoSettings:
     folder: Path
     fast: bool = False
     seed: int = 7
     concurrency: int = 8
+    task: str = "binary"
+    """What the model predicts: ``binary`` (default), ``multiclass`` or ``regression``."""
+
+    def __post_init__(self) -> None:
+        if self.task not in DEMO_TASKS:
+            raise ConfigError(f"unknown demo task {self.task!r}; choose one of {list(DEMO_TASKS)}")
 
     @property
     def scenario(self) -> LoanScenario:
-        if self.fast:
-            return LoanScenario(seed=self.seed, requests_per_day=250.0)
-        return LoanScenario(seed=self.seed, requests_per_day=600.0)
+        per_day = 250.0 if self.fast else 600.0
+        return LoanScenario(seed=self.seed, requests_per_day=per_day, task=self.task)
+
+    @property
+    def demo_task(self) -> DemoTask:
+        return DEMO_TASKS[self.task]
 
     @property
     def review_share(self) -> float:
@@ -84,6 +131,8 @@ class DemoSettings:
 @dataclass
 class DemoResult:
     folder: Path
+    task: str
+    """``model.task`` of the demo's model."""
     onsets: list[Onset]
     score: AlarmScore
     """Per scored onset and strategy: when the first alarm came (``detected_at``, ``delay``)."""
@@ -101,6 +150,7 @@ class DemoResult:
         """A JSON-able digest: detections per onset and strategy, false alarms, counts."""
         detections = self.score.detections
         return {
+            "task": self.task,
             "onsets": [
                 {
                     "kind": onset.kind,
@@ -167,19 +217,21 @@ def _fresh_folder(folder: Path) -> Path:
 
 
 def _write_config(
-    folder: Path, alert_url: str, token: str, review_share: float
+    folder: Path, alert_url: str, token: str, settings: DemoSettings, target: LoanTarget
 ) -> DecayguardConfig:
     numeric = [f for f in FEATURE_NAMES if f != "employment"]
+    demo_task = settings.demo_task
     config = {
         "project": {"name": "decayguard-demo"},
         "model": {
-            "name": MODEL,
-            "task": "binary",
-            "target": LABEL_COLUMN,
-            "positive_class": "1",
+            "name": demo_task.model_name,
+            "task": target.task,
+            "target": target.column,
+            **demo_task.model_keys,
             "entity_key": "applicant_id",
             "features": [{"name": f, "dtype": "float"} for f in numeric]
             + [{"name": "employment", "dtype": "category"}],
+            "train_function": target.train_function,
         },
         "features": {
             "repo_path": "feature_repo",
@@ -190,12 +242,16 @@ def _write_config(
             "window_hours": 24,
             "review_window_hours": 96,
             "labels_window_hours": 168,
-            "performance_thresholds": {"accuracy": 0.8},
+            "performance_thresholds": dict(demo_task.performance_thresholds),
             "min_window_rows": 100,
             "min_reviews": 30,
             "min_labels": 50,
         },
-        "feedback": {"review_share": review_share, "review_strategy": "uncertainty"},
+        "feedback": {
+            "review_share": settings.review_share,
+            "review_strategy": demo_task.review_strategy,
+            **demo_task.feedback_keys,
+        },
         "serving": {
             "http_port": free_port(),
             "grpc_port": free_port(),
@@ -228,12 +284,13 @@ def _train_champion(cfg: DecayguardConfig, sim: Simulation, repo: Any) -> None:
     """First champion: trained on a Feast training set, released with a holdout."""
     from decayguard.release import release_champion
 
+    target = sim.target()
     history = sim.reference_frame()
-    labels = history[["applicant_id", "event_timestamp", LABEL_COLUMN]]
+    labels = history[["applicant_id", "event_timestamp", target.column]]
     training = repo.training_set(labels, end=sim.scenario.deployment_time)
     frame = training.frame.sort_values("event_timestamp").reset_index(drop=True)
     cut = int(len(frame) * 0.7)
-    model = train_model(frame.iloc[:cut])
+    model = target.train(frame.iloc[:cut])
     release_champion(cfg, model, frame.iloc[cut:], version="1", drift_reference=frame, actor="demo")
 
 
@@ -297,9 +354,9 @@ def _deliver_labels(client: httpx.Client, due: pd.DataFrame) -> int:
 
 
 def _answer_reviews(
-    client: httpx.Client, truth: pd.Series, reviewer: SimulatedReviewer, now: datetime
+    client: httpx.Client, truth: pd.Series, reviewer: Reviewer, now: datetime
 ) -> int:
-    """Answer every pending review; ``truth`` is the true label by prediction id."""
+    """Answer every pending review; ``truth`` is the true label text by prediction id."""
     answered = 0
     while True:
         queue = client.get("/api/v1/reviews/queue", params={"limit": 200})
@@ -375,7 +432,7 @@ def run_demo(settings: DemoSettings, progress: Progress | None = None) -> DemoRe
     sim = settings.scenario.simulate()
     token = secrets.token_urlsafe(16)
     with WebhookInbox() as inbox:
-        cfg = _write_config(folder, inbox.apprise_url, token, settings.review_share)
+        cfg = _write_config(folder, inbox.apprise_url, token, settings, sim.target())
         engine = create_store_engine(cfg.resolved_store_url)
         upgrade(engine)
         engine.dispose()
@@ -386,8 +443,8 @@ def run_demo(settings: DemoSettings, progress: Progress | None = None) -> DemoRe
         with watch("training set + training + release"):
             _train_champion(cfg, sim, repo)
         say("starting MLServer, feast serve, the control API and Prefect", 0.1)
-        reviewer = SimulatedReviewer(error_rate=0.03, seed=settings.seed)
-        truth = sim.frame.set_index("request_id")[LABEL_COLUMN]
+        reviewer = sim.target().reviewer(settings.seed)
+        truth = sim.truth()
         sent = failures = runs = labels = reviews = 0
         steps = list(sim.steps(settings.step))
         with contextlib.ExitStack() as running:
@@ -409,7 +466,7 @@ def run_demo(settings: DemoSettings, progress: Progress | None = None) -> DemoRe
                 )
                 with watch("traffic through MLServer"):
                     report = replay_traffic(
-                        serving_url, MODEL, rows, concurrency=settings.concurrency
+                        serving_url, cfg.model.name, rows, concurrency=settings.concurrency
                     )
                 sent += report.sent
                 failures += report.failures
@@ -429,6 +486,7 @@ def run_demo(settings: DemoSettings, progress: Progress | None = None) -> DemoRe
         alerts_sent = list(inbox.messages)
     return DemoResult(
         folder=folder,
+        task=settings.task,
         onsets=[o for o in sim.onsets if o.scored],
         score=score,
         alerts_sent=alerts_sent,

@@ -9,6 +9,15 @@ exactly what the monitor is supposed to find:
   the features and a per-row ``concept`` strength in ``[0, 1]`` that blends the
   old relation (before the concept onset) into the new one.
 
+Two more targets come from the same latent risk, so that every task sees the same
+world change at the same times (the recession moves the features only; the rate
+shock changes the relation, through :func:`default_logit`):
+
+* :func:`draw_loss_amount` (regression): the amount lost on the loan, log-normal
+  around exposure x loss given default x a risk factor;
+* :func:`draw_risk_grade` (multiclass): grades ``A``-``D`` cut from the default
+  log-odds plus noise at fixed thresholds.
+
 Nothing here keeps state or reads a clock; randomness comes only from the
 ``numpy.random.Generator`` passed in.
 """
@@ -33,6 +42,12 @@ ENTITY_KEY: Final = "applicant_id"
 """The entity key: one applicant per application, the Feast join key."""
 LABEL_COLUMN: Final = "default"
 """Name of the ground-truth column; its delivered values are ``"0"`` and ``"1"``."""
+LOSS_COLUMN: Final = "loss_amount"
+"""The regression target: the amount lost on the loan, delivered as text (``"1234.56"``)."""
+GRADE_COLUMN: Final = "risk_grade"
+"""The multiclass target: the risk grade, one of :data:`RISK_GRADES`."""
+RISK_GRADES: Final = ("A", "B", "C", "D")
+"""Risk grades from safest to riskiest."""
 
 # --- applicants ---------------------------------------------------------------------------
 _EMPLOYMENT_SHARE = np.array([0.62, 0.18, 0.08, 0.12])
@@ -48,6 +63,15 @@ _DEBT_RATIO_CONCENTRATION = 12.0
 # --- ground truth -------------------------------------------------------------------------
 _OLD_EMPLOYMENT_EFFECT = np.array([0.0, 0.4, 1.5, -0.3])
 _NEW_EMPLOYMENT_EFFECT = np.array([0.0, 1.8, 1.5, -0.3])  # self-employed hit by the new regime
+
+# --- the loss amount (regression) and the risk grade (multiclass) -------------------------
+_EXPOSURE_SHARE_OF_INCOME = 0.4  # the amount at risk: 40% of a year's income
+_LOSS_GIVEN_DEFAULT = 0.45
+_LOSS_RISK_ELASTICITY = 0.15  # log-loss per unit of default log-odds
+_LOSS_RISK_CENTRE = -2.0  # log-odds at which the risk factor is 1 (about the median)
+_LOSS_SIGMA = 0.3  # log-normal spread of the loss around its median
+_GRADE_NOISE = 1.0  # standard deviation of the noise added to the log-odds
+_GRADE_CUTS = np.array([-5.0, -2.5, 0.5])  # log-odds thresholds between A|B, B|C, C|D
 
 
 def employment_codes(values: pd.Series) -> npt.NDArray[np.int64]:
@@ -145,3 +169,42 @@ def default_logit(features: pd.DataFrame, concept: FloatArray | float = 0.0) -> 
 def default_probability(features: pd.DataFrame, concept: FloatArray | float = 0.0) -> FloatArray:
     """Ground-truth probability of default (the sigmoid of :func:`default_logit`)."""
     return np.asarray(1.0 / (1.0 + np.exp(-default_logit(features, concept))), dtype=np.float64)
+
+
+def loss_amount_median(features: pd.DataFrame, concept: FloatArray | float = 0.0) -> FloatArray:
+    """Median amount lost on each loan: exposure (40% of income) x loss given default (0.45)
+    x ``exp(0.15 * (default log-odds + 2))``. Its log is linear in the default log-odds, so
+    it changes with the concept (through :func:`default_logit`) and not with the features'
+    distribution."""
+    exposure = _EXPOSURE_SHARE_OF_INCOME * features["income"].to_numpy(dtype=np.float64)
+    risk = np.exp(_LOSS_RISK_ELASTICITY * (default_logit(features, concept) - _LOSS_RISK_CENTRE))
+    return np.asarray(exposure * _LOSS_GIVEN_DEFAULT * risk, dtype=np.float64)
+
+
+def draw_loss_amount(
+    rng: np.random.Generator, features: pd.DataFrame, concept: FloatArray | float = 0.0
+) -> FloatArray:
+    """The loss of each loan: log-normal (log-sd 0.3) around :func:`loss_amount_median`,
+    rounded to cents."""
+    median = loss_amount_median(features, concept)
+    noise = np.exp(_LOSS_SIGMA * rng.standard_normal(len(median)))
+    return np.asarray(np.round(median * noise, 2), dtype=np.float64)
+
+
+def risk_grade(scores: FloatArray) -> npt.NDArray[np.object_]:
+    """Cut log-odds-like ``scores`` into :data:`RISK_GRADES` at -5, -2.5 and 0.5.
+
+    >>> risk_grade(np.array([-6.0, -3.0, 0.0, 2.0])).tolist()
+    ['A', 'B', 'C', 'D']
+    """
+    grades = np.asarray(RISK_GRADES, dtype=object)
+    return np.asarray(grades[np.searchsorted(_GRADE_CUTS, scores)], dtype=object)
+
+
+def draw_risk_grade(
+    rng: np.random.Generator, features: pd.DataFrame, concept: FloatArray | float = 0.0
+) -> npt.NDArray[np.object_]:
+    """The grade of each applicant: the default log-odds plus normal noise (sd 1), cut by
+    :func:`risk_grade`."""
+    logit = default_logit(features, concept)
+    return risk_grade(logit + _GRADE_NOISE * rng.standard_normal(len(logit)))

@@ -60,3 +60,41 @@ class SimulatedReviewer:
             label = others[int(rng.integers(len(others)))]
         delay = self.mean_delay * float(rng.exponential(1.0))
         return ReviewAnswer(prediction_id, label, requested_at + delay, wrong)
+
+
+@dataclass(frozen=True, slots=True)
+class SimulatedValueReviewer:
+    """Answers review requests for a number (a regression target) with the true value
+    times ``1 + relative_noise * N(0, 1)``, written with two decimals, after an
+    exponentially distributed delay with mean ``mean_delay``. ``is_error`` marks answers
+    more than two noise standard deviations off.
+
+    Like :class:`SimulatedReviewer`, each answer depends only on ``(seed, prediction_id)``.
+
+    >>> from datetime import UTC
+    >>> reviewer = SimulatedValueReviewer(relative_noise=0.0, seed=1)
+    >>> reviewer.review("p-1", "1234.5", datetime(2026, 10, 20, tzinfo=UTC)).label
+    '1234.50'
+    """
+
+    relative_noise: float = 0.02
+    seed: int = 0
+    mean_delay: timedelta = timedelta(hours=4)
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.relative_noise < 1.0:
+            raise ValueError("relative_noise must be in [0, 1)")
+        if self.mean_delay < timedelta(0):
+            raise ValueError("mean_delay must not be negative")
+
+    def review(self, prediction_id: str, true_label: str, requested_at: datetime) -> ReviewAnswer:
+        """The reviewer's answer to a request made at ``requested_at``."""
+        try:
+            value = float(true_label)
+        except ValueError as exc:
+            raise ValueError(f"true value {true_label!r} is not a number") from exc
+        rng = np.random.default_rng([self.seed, zlib.crc32(prediction_id.encode())])
+        z = float(rng.standard_normal())
+        delay = self.mean_delay * float(rng.exponential(1.0))
+        answer = value * (1.0 + self.relative_noise * z)
+        return ReviewAnswer(prediction_id, f"{answer:.2f}", requested_at + delay, abs(z) > 2.0)

@@ -16,7 +16,9 @@ Default story (28 simulated days from Monday 2026-10-05, UTC):
   a drift, not a decay;
 * day 21: **concept drift** (a rate shock, over one day): the relation between
   debt ratio, utilization, employment and default changes; the champion's
-  accuracy falls from about 0.89 to about 0.67 (tested for seed 7);
+  accuracy falls from about 0.89 to about 0.67 (tested for seed 7), and the
+  loss amount and risk grade change with it (``task="regression"``,
+  ``task="multiclass"``);
 * throughout: **weekly seasonality** of volume (quiet weekends, busy
   mornings) and of utilization (a little higher at weekends) that a monitor
   should *not* report.
@@ -33,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from decayguard.sim.population import FloatArray
+from decayguard.sim.targets import TARGETS
 
 if TYPE_CHECKING:
     from decayguard.sim.simulation import Simulation
@@ -124,6 +127,10 @@ class LoanScenario:
     """``applicant_id`` of the first simulated applicant; the others follow in order."""
     extra_onsets: Sequence[Onset] = field(default_factory=tuple)
     """Further onsets to record in the timeline (they do not change the data)."""
+    task: str = "binary"
+    """Which target the labels and reviews deliver: ``"binary"`` (``default``),
+    ``"regression"`` (``loss_amount``) or ``"multiclass"`` (``risk_grade``). Every target is
+    drawn whatever the task, so the task changes no applicant, outcome or delay."""
 
     def __post_init__(self) -> None:
         if self.days <= 0 or not 0 <= self.history_days < self.days:
@@ -136,6 +143,8 @@ class LoanScenario:
             raise ValueError("label delay median must be positive and sigma non-negative")
         if self.start.tzinfo is None:
             raise ValueError("start must be timezone-aware (UTC)")
+        if self.task not in TARGETS:
+            raise ValueError(f"task={self.task!r} must be one of {sorted(TARGETS)}")
         for name in ("covariate_day", "concept_day"):
             day = getattr(self, name)
             if day is not None and not self.history_days <= day < self.days:
@@ -145,7 +154,7 @@ class LoanScenario:
                 )
 
     @classmethod
-    def small(cls, seed: int = 7) -> LoanScenario:
+    def small(cls, seed: int = 7, task: str = "binary") -> LoanScenario:
         """The same story in 14 days at 250 requests a day (for ``decayguard demo --fast``):
         4 days of history, recession on day 7, rate shock on day 10.5."""
         return cls(
@@ -158,6 +167,7 @@ class LoanScenario:
             concept_day=10.5,
             concept_ramp_days=0.5,
             label_delay_median_days=1.5,
+            task=task,
         )
 
     # -- time ------------------------------------------------------------------------------

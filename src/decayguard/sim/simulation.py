@@ -2,8 +2,10 @@
 
 Everything is drawn up front, from independent child streams of one
 ``numpy.random.SeedSequence(seed)`` (arrival times, applicants, outcomes, label
-delays), so that slicing by time never changes what a row looks like, and
-changing the label-delay parameters does not change the applicants.
+delays, loss amounts, risk grades), so that slicing by time never changes what a
+row looks like, and changing the label-delay parameters does not change the
+applicants. The world holds every target at once (``default``, ``loss_amount``,
+``risk_grade``); the scenario's ``task`` only picks which one is delivered.
 """
 
 from __future__ import annotations
@@ -18,11 +20,16 @@ import pandas as pd
 from decayguard.sim.labels import LabelDelay
 from decayguard.sim.population import (
     FEATURE_NAMES,
+    GRADE_COLUMN,
     LABEL_COLUMN,
+    LOSS_COLUMN,
     default_probability,
     draw_applicants,
+    draw_loss_amount,
+    draw_risk_grade,
 )
 from decayguard.sim.scenario import LoanScenario, Onset
+from decayguard.sim.targets import TARGETS, LoanTarget
 
 FEATURE_HISTORY_COLUMNS = ("applicant_id", "event_timestamp", *FEATURE_NAMES, "created")
 """Columns of the Feast feature history (``data/applicant_features.parquet``)."""
@@ -43,9 +50,11 @@ class Simulation:
 
     ``request_id`` (also the prediction id to log), ``applicant_id`` (int64),
     ``event_timestamp`` (UTC), the six features, ``default`` (the true outcome,
-    int 0/1), ``p_default`` (its true probability), ``label_arrival`` (when the
-    label is delivered; ``NaT`` if never) and ``phase`` (``"history"`` or
-    ``"live"``).
+    int 0/1), ``p_default`` (its true probability), ``loss_amount`` (float, the
+    regression target), ``risk_grade`` (``"A"``-``"D"``, the multiclass target),
+    ``label_arrival`` (when the label is delivered; ``NaT`` if never) and ``phase``
+    (``"history"`` or ``"live"``). Labels and true values are those of the
+    scenario's ``task`` (see :meth:`target`).
     """
 
     scenario: LoanScenario
@@ -53,9 +62,11 @@ class Simulation:
 
     @classmethod
     def draw(cls, scenario: LoanScenario) -> Simulation:
-        times_ss, applicants_ss, outcomes_ss, delays_ss = np.random.SeedSequence(
-            scenario.seed
-        ).spawn(4)
+        # Children 0-3 are what they were before the other targets existed (a child's
+        # stream depends only on its index), so adding targets changed no earlier draw.
+        times_ss, applicants_ss, outcomes_ss, delays_ss, losses_ss, grades_ss = (
+            np.random.SeedSequence(scenario.seed).spawn(6)
+        )
         times = scenario.draw_event_times(np.random.default_rng(times_ss))
         n = len(times)
         features = draw_applicants(
@@ -63,7 +74,8 @@ class Simulation:
             recession=scenario.recession_strength(times),
             utilization_season=scenario.utilization_season(times),
         )
-        p_default = default_probability(features, scenario.concept_strength(times))
+        concept = scenario.concept_strength(times)
+        p_default = default_probability(features, concept)
         outcome = (np.random.default_rng(outcomes_ss).random(n) < p_default).astype(np.int64)
         delay = LabelDelay(
             median=timedelta(days=scenario.label_delay_median_days),
@@ -82,6 +94,8 @@ class Simulation:
         frame = pd.concat([frame, features], axis=1)
         frame[LABEL_COLUMN] = outcome
         frame["p_default"] = p_default
+        frame[LOSS_COLUMN] = draw_loss_amount(np.random.default_rng(losses_ss), features, concept)
+        frame[GRADE_COLUMN] = draw_risk_grade(np.random.default_rng(grades_ss), features, concept)
         frame["label_arrival"] = arrival
         frame["phase"] = np.where(times < _ts(scenario.deployment_time), "history", "live")
         return cls(scenario=scenario, frame=frame)
@@ -93,8 +107,8 @@ class Simulation:
         return self.frame[(t >= _ts(start)) & (t < _ts(end))].reset_index(drop=True)
 
     def reference_frame(self) -> pd.DataFrame:
-        """The history before deployment (features and ``default``): train the first champion
-        and build the reference profile from it."""
+        """The history before deployment (features and every target): train the first
+        champion and build the reference profile from it."""
         return self.frame[self.frame["phase"] == "history"].reset_index(drop=True)
 
     def live_frame(self) -> pd.DataFrame:
@@ -122,9 +136,29 @@ class Simulation:
         return self.scenario.timeline()
 
     # -- ground truth ----------------------------------------------------------------------
+    def target(self, task: str | None = None) -> LoanTarget:
+        """The target of ``task`` (default: the scenario's ``task``): its column, label
+        text, training function and reviewer."""
+        name = task or self.scenario.task
+        try:
+            return TARGETS[name]
+        except KeyError as exc:
+            raise ValueError(f"unknown task {name!r}; expected one of {sorted(TARGETS)}") from exc
+
+    def truth(self, task: str | None = None) -> pd.Series:
+        """The delivered label text of every request (``"1"``, ``"1234.56"``, ``"B"``), by
+        request id, for ``task`` (default: the scenario's)."""
+        target = self.target(task)
+        return pd.Series(
+            target.to_text(self.frame[target.column]).to_numpy(),
+            index=self.frame["request_id"].to_numpy(),
+            name=target.column,
+        )
+
     def true_labels(self, prediction_ids: Sequence[str]) -> list[str]:
-        """The true outcome (``"0"``/``"1"``) of each prediction id; unknown ids raise KeyError."""
-        by_id = self.frame.set_index("request_id")[LABEL_COLUMN]
+        """The true label text of each prediction id (``"0"``/``"1"`` for the binary task);
+        unknown ids raise KeyError."""
+        by_id = self.truth()
         missing = [p for p in prediction_ids if p not in by_id.index]
         if missing:
             raise KeyError(f"unknown prediction id(s): {missing[:5]}")
@@ -135,9 +169,11 @@ class Simulation:
 
         Columns: ``prediction_id`` (= the request id sent to the endpoint),
         ``applicant_id``, ``event_timestamp``, ``arrival_time`` and ``value``
-        (``"0"``/``"1"``). Labels that never arrive are never due. Calling it on
-        consecutive intervals delivers every arriving label exactly once.
+        (the text of the scenario's target: ``"0"``/``"1"``, ``"1234.56"`` or ``"B"``).
+        Labels that never arrive are never due. Calling it on consecutive intervals
+        delivers every arriving label exactly once.
         """
+        target = self.target()
         arrival = self.frame["label_arrival"]
         due = self.frame[(arrival >= _ts(start)) & (arrival < _ts(end))]
         due = due.sort_values("label_arrival", kind="stable")
@@ -147,7 +183,7 @@ class Simulation:
                 "applicant_id": due["applicant_id"].to_numpy(),
                 "event_timestamp": due["event_timestamp"].to_numpy(),
                 "arrival_time": due["label_arrival"].to_numpy(),
-                "value": due[LABEL_COLUMN].astype(str).to_numpy(),
+                "value": target.to_text(due[target.column]).to_numpy(),
             },
             columns=list(LABEL_COLUMNS),
         ).astype({"event_timestamp": "datetime64[us, UTC]", "arrival_time": "datetime64[us, UTC]"})

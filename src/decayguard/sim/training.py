@@ -1,9 +1,18 @@
-"""The demo's training function: the first champion, and every retrained challenger.
+"""The demo's training functions: the first champion, and every retrained challenger.
 
-It has the project's training-function signature (``model.train_function`` in
+Each has the project's training-function signature (``model.train_function`` in
 ``decayguard.yaml``): it takes a DataFrame with the feature columns and the
-label column ``default`` and returns a fitted estimator with ``predict`` and
-``predict_proba``. It is a plain scikit-learn :class:`~sklearn.pipeline.Pipeline`
+label column and returns a fitted estimator. One per task:
+
+* :func:`train_model` (binary, ``default``): ``predict`` and ``predict_proba``;
+* :func:`train_grade_model` (multiclass, ``risk_grade``): multinomial logistic
+  regression, ``classes_ == ["A", "B", "C", "D"]``;
+* :func:`train_loss_model` (regression, ``loss_amount``): a ridge regression of
+  the log loss, whose ``predict`` is the loss in currency units (the exponential of
+  the predicted mean log: the conditional median, which is what minimizes the MAE
+  under log-normal noise).
+
+Each is a plain scikit-learn :class:`~sklearn.pipeline.Pipeline`
 (one-hot ``employment``, standardized numbers, logistic regression): it is
 quick to fit, scores one row without spawning threads (tree ensembles with
 OpenMP crawl on a busy two-core machine), gives calibrated probabilities
@@ -17,15 +26,19 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.linear_model import LogisticRegression
+from sklearn.compose import TransformedTargetRegressor
+from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import Pipeline
 
 from decayguard.errors import InputValidationError
 from decayguard.sim.population import (
     EMPLOYMENT_LEVELS,
     FEATURE_NAMES,
+    GRADE_COLUMN,
     LABEL_COLUMN,
+    LOSS_COLUMN,
     NUMERIC_FEATURES,
+    RISK_GRADES,
 )
 
 _LABEL_VALUES = {"0": 0, "1": 1}
@@ -90,18 +103,72 @@ def build_pipeline() -> Pipeline:
     )
 
 
+def build_grade_classifier() -> Pipeline:
+    """The unfitted multiclass pipeline: :class:`LoanFeatureEncoder`, then multinomial
+    logistic regression."""
+    return Pipeline(
+        [("encode", LoanFeatureEncoder()), ("classify", LogisticRegression(C=1.0, max_iter=1000))]
+    )
+
+
+def build_loss_regressor() -> Pipeline:
+    """The unfitted regression pipeline: :class:`LoanFeatureEncoder`, then a ridge
+    regression of ``log(loss)`` whose predictions are exponentiated back."""
+    regressor = TransformedTargetRegressor(Ridge(alpha=1.0), func=np.log, inverse_func=np.exp)
+    return Pipeline([("encode", LoanFeatureEncoder()), ("regress", regressor)])
+
+
+def _labelled(frame: pd.DataFrame, column: str) -> tuple[pd.DataFrame, pd.Series]:
+    """The feature matrix and labels of the rows of ``frame`` that have a label."""
+    missing = [c for c in (*FEATURE_NAMES, column) if c not in frame.columns]
+    if missing:
+        raise InputValidationError(missing[0], "column missing from the training frame")
+    labelled = frame[frame[column].notna()]
+    X = labelled[list(FEATURE_NAMES)].astype(dict.fromkeys(NUMERIC_FEATURES, np.float64))
+    return X, labelled[column]
+
+
 def train_model(frame: pd.DataFrame) -> Pipeline:
     """Fit the champion on ``frame`` (the six features plus ``default``; other columns are
     ignored, rows without a label are skipped). Labels may be ints, bools or the strings
     ``"0"``/``"1"``; the fitted model's ``classes_`` are ``[0, 1]``, so
     ``predict_proba(X)[:, 1]`` is P(default).
     """
-    missing = [c for c in (*FEATURE_NAMES, LABEL_COLUMN) if c not in frame.columns]
-    if missing:
-        raise InputValidationError(missing[0], "column missing from the training frame")
-    labelled = frame[frame[LABEL_COLUMN].notna()]
-    y = _binary_labels(labelled[LABEL_COLUMN])
+    X, labels = _labelled(frame, LABEL_COLUMN)
+    y = _binary_labels(labels)
     if len(np.unique(y)) < 2:
         raise InputValidationError(LABEL_COLUMN, "training needs both classes")
-    X = labelled[list(FEATURE_NAMES)].astype(dict.fromkeys(NUMERIC_FEATURES, np.float64))
     return build_pipeline().fit(X, y)
+
+
+def train_grade_model(frame: pd.DataFrame) -> Pipeline:
+    """Fit the multiclass champion on ``frame`` (the six features plus ``risk_grade``, the
+    strings ``"A"``-``"D"``; other columns ignored, unlabelled rows skipped). The fitted
+    model's ``classes_`` are the grades seen, in order; ``predict`` returns grades."""
+    X, labels = _labelled(frame, GRADE_COLUMN)
+    y = labels.astype(str).str.strip()
+    unknown = sorted(set(y) - set(RISK_GRADES))
+    if unknown:
+        raise InputValidationError(
+            GRADE_COLUMN, f"grades must be one of {list(RISK_GRADES)}; got {unknown[:5]}"
+        )
+    if y.nunique() < 2:
+        raise InputValidationError(GRADE_COLUMN, "training needs at least two grades")
+    return build_grade_classifier().fit(X, y.to_numpy(dtype=object))
+
+
+def train_loss_model(frame: pd.DataFrame) -> Pipeline:
+    """Fit the regression champion on ``frame`` (the six features plus ``loss_amount``:
+    positive numbers, or their text such as ``"1234.56"``; other columns ignored,
+    unlabelled rows skipped). ``predict`` returns one loss amount per row."""
+    X, labels = _labelled(frame, LOSS_COLUMN)
+    y = pd.to_numeric(labels, errors="coerce").to_numpy(dtype=np.float64)
+    bad = ~np.isfinite(y) | (y <= 0)
+    if bad.any():
+        examples = sorted({str(v) for v in labels[bad]})[:5]
+        raise InputValidationError(
+            LOSS_COLUMN, f"loss amounts must be positive numbers; got {examples}"
+        )
+    if len(y) < 2:
+        raise InputValidationError(LOSS_COLUMN, "training needs at least two rows")
+    return build_loss_regressor().fit(X, y)

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from decayguard.sim.population import FEATURE_NAMES, LABEL_COLUMN
+from decayguard.sim.targets import TARGETS
 
 
 class Classifier(Protocol):
@@ -21,7 +22,7 @@ class GroundTruth:
 
     ``frame`` is :attr:`Simulation.frame` (or any slice of it): it needs
     ``request_id``, ``event_timestamp``, the features, ``default`` and
-    ``p_default``.
+    ``p_default`` (and the target column for :meth:`performance_by_window`).
     """
 
     frame: pd.DataFrame
@@ -67,3 +68,20 @@ class GroundTruth:
                 "positive_rate": grouped["positive"].mean(),
             }
         ).reset_index()
+
+    def performance_by_window(
+        self, model: Classifier, task: str = "binary", window: str = "1D"
+    ) -> pd.DataFrame:
+        """True performance of ``model`` on ``task``'s target per time window: columns
+        ``window_start``, ``n`` and the target's headline metric (``accuracy`` for the
+        classification tasks, ``mae`` for regression), against the drawn values."""
+        target = TARGETS[task]
+        predicted = model.predict(self.frame[list(FEATURE_NAMES)])
+        scored = pd.DataFrame(
+            {
+                "window_start": self.frame["event_timestamp"].dt.floor(window).to_numpy(),
+                target.metric: target.row_metric(self.frame[target.column], predicted),
+            }
+        )
+        grouped = scored.groupby("window_start", sort=True)[target.metric]
+        return pd.DataFrame({"n": grouped.size(), target.metric: grouped.mean()}).reset_index()
