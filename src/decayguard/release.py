@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from decayguard.config import DecayguardConfig
@@ -38,8 +37,14 @@ class Release:
     artifact_folder: Path
     sha256: str
     baseline_path: Path
-    reference_accuracy: float | None
+    reference_metrics: dict[str, float]
+    """The model's realized metrics on the holdout (accuracy, ... or MAE, RMSE, ...)."""
     loaded_into_server: bool
+
+    @property
+    def reference_accuracy(self) -> float | None:
+        """Accuracy on the holdout (classifiers only)."""
+        return self.reference_metrics.get("accuracy")
 
 
 def _feature_columns(cfg: DecayguardConfig, frame: pd.DataFrame) -> tuple[list[str], list[str]]:
@@ -73,6 +78,7 @@ def release_champion(
     ``drift_reference`` (default: ``holdout``) is what input drift is measured against,
     typically the whole training period.
     """
+    from decayguard.monitoring.tasks import task_for
     from decayguard.registry import export_model, load_model
     from decayguard.serving.deploy import deploy_model
 
@@ -94,19 +100,26 @@ def release_champion(
         positive_class=cfg.model.positive_class if cfg.model.task == "binary" else None,
         overwrite=True,
     )
+    if manifest.task != cfg.model.task:
+        raise ConfigError(
+            f"{cfg.root / 'decayguard.yaml'}: model.task: the project says {cfg.model.task!r}, "
+            f"but the estimator is a {manifest.task} model"
+        )
     exported = load_model(folder, sha256=manifest.sha256)
-    predicted, scores = exported.score_columns(exported.model.predict_scores(holdout[order]))
+    task = task_for(manifest.task, classes=manifest.classes, positive_class=manifest.positive_class)
+    outputs = task.outputs_from_scores(exported.model.predict_scores(holdout[order]))
     reference = drift_reference if drift_reference is not None else holdout
     baseline = MonitoringBaseline.fit(
         name,
         version,
+        task,
         reference[features],
-        np.asarray(scores, dtype=np.float64),
-        np.asarray([str(p) for p in predicted]),
-        holdout[target].astype(str).to_numpy(),
+        holdout[features],
+        outputs,
+        holdout[target].to_numpy(),
         numeric=numeric,
         categorical=categorical,
-        positive_label=cfg.model.positive_class,
+        confidence=cfg.monitoring.confidence,
     )
     saved = baseline.save(baseline_path(state, name, version))
     deploy_model(cfg, folder, server_url=server_url)
@@ -129,6 +142,6 @@ def release_champion(
         artifact_folder=folder,
         sha256=manifest.sha256,
         baseline_path=saved,
-        reference_accuracy=baseline.reference_accuracy,
+        reference_metrics=baseline.reference_metrics,
         loaded_into_server=server_url is not None,
     )

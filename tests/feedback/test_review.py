@@ -18,11 +18,13 @@ from decayguard.feedback import (
     estimate_reviewed_metrics,
     reviewed_performance,
 )
+from decayguard.monitoring.tasks import task_for
 from decayguard.store import insert_predictions, review_history
 
 from .feedback_support import MODEL, MakePredictions
 
 RUNS, POPULATION, SHARE = 500, 4000, 0.05
+BINARY = task_for("binary", classes=("0", "1"), positive_class="1")
 
 
 def _simulate(strategy: str) -> dict[str, float]:
@@ -40,7 +42,8 @@ def _simulate(strategy: str) -> dict[str, float]:
         true_accuracy = float(np.mean(truth == prediction))
         p = sampler.inclusion_probabilities(score, list(prediction))
         sampled = ReviewSampler.draws(p, rng)
-        estimate = estimate_reviewed_metrics(truth[sampled], prediction[sampled], p[sampled])
+        outputs = BINARY.outputs_from_scores(score[sampled])  # predicts "1" from 0.5
+        estimate = estimate_reviewed_metrics(truth[sampled], outputs, p[sampled])
         accuracy = estimate["accuracy"]
         weighted_errors.append(accuracy.value - true_accuracy)
         naive_errors.append(float(np.mean(truth[sampled] == prediction[sampled])) - true_accuracy)

@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine
 from decayguard.alerts import IncidentTracker, RecordingNotifier
 from decayguard.config import DecayguardConfig
 from decayguard.feedback.sampling import ReviewSampler
+from decayguard.monitoring.tasks import task_for
 from decayguard.sim import LoanScenario, SimulatedReviewer
 from decayguard.sim.training import train_model
 from decayguard.store import LabelRecord, PredictionRecord, ingest_labels, insert_predictions
@@ -32,13 +33,15 @@ def world() -> dict[str, object]:
     cut = int(len(history) * 0.7)
     model = train_model(history.iloc[:cut])
     holdout = history.iloc[cut:]
-    scores = model.predict_proba(holdout[FEATURES])[:, 1]
+    task = task_for("binary", classes=("0", "1"), positive_class="1")
+    outputs = task.outputs_from_scores(model.predict_proba(holdout[FEATURES]))
     baseline = MonitoringBaseline.fit(
         "credit-default",
         "1",
+        task,
         history[FEATURES],  # drift reference: the whole reference period
-        scores,
-        (scores >= 0.5).astype(int).astype(str),
+        holdout[FEATURES],
+        outputs,
         holdout["default"].astype(str),
         numeric=FEATURES[:-1],
         categorical=["employment"],

@@ -14,6 +14,7 @@ from decayguard.errors import InputValidationError
 from decayguard.feedback.estimates import reviewed_performance
 from decayguard.feedback.realized import realized_performance
 from decayguard.monitoring import MetricEstimate
+from decayguard.watch.run import project_task
 
 router = APIRouter(prefix="/api/v1/performance", tags=["performance"])
 
@@ -103,7 +104,7 @@ def get_realized(
         window=timedelta(hours=window_hours) if window_hours else None,
         arm=arm,
         maturity=config.feedback.label_maturity,
-        positive_label=config.model.positive_class,
+        task=project_task(config, engine),
         confidence=config.monitoring.confidence,
     )
     return [
@@ -119,15 +120,16 @@ def get_reviewed(
     end: Annotated[datetime | None, Query(description="End (exclusive).")] = None,
     arm: Annotated[str | None, ARM] = None,
 ) -> dict[str, Any]:
-    """Accuracy (and precision, recall, F1, AUC) from human reviews with confidence
-    intervals, unbiased under the review-sampling weights (Hajek)."""
+    """The model's metrics (accuracy and friends for classifiers, MAE and friends for
+    regressors) from human reviews with confidence intervals, unbiased under the
+    review-sampling weights (Hajek)."""
     result = reviewed_performance(
         engine,
         config.model.name,
         _aware(start),
         _aware(end),
         arm=arm,
-        positive_label=config.model.positive_class,
+        task=project_task(config, engine),
         confidence=config.monitoring.confidence,
     )
     body = result.to_dict()

@@ -13,32 +13,41 @@ estimate assumes skips are unrelated to correctness (report a high skip rate).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from numpy.typing import ArrayLike
 from sqlalchemy.engine import Engine
 
-from decayguard.monitoring import MetricEstimate, realized_classification_metrics
+from decayguard.monitoring.results import MetricsReport
+from decayguard.monitoring.tasks import ModelOutputs, ModelTask, task_for
+from decayguard.store import read_window
 from decayguard.store.reviews import reviewed_sample
 
 __all__ = ["ReviewedPerformance", "estimate_reviewed_metrics", "reviewed_performance"]
 
 
+def _binary() -> ModelTask:
+    return task_for("binary", classes=("0", "1"), positive_class="1")
+
+
 def estimate_reviewed_metrics(
     y_true: ArrayLike,
-    y_pred: ArrayLike,
+    outputs: ModelOutputs,
     inclusion_probabilities: ArrayLike,
-    y_score: ArrayLike | None = None,
     *,
-    positive_label: str = "1",
+    task: ModelTask | None = None,
     confidence: float = 0.95,
-) -> dict[str, MetricEstimate]:
-    """Classification metrics of a reviewed sample, each weighted by ``1 / p`` (Hajek).
+) -> MetricsReport:
+    """The task's metrics of a reviewed sample, each weighted by ``1 / p`` (Hajek).
 
-    >>> m = estimate_reviewed_metrics(["1", "0", "1", "0"], ["1", "0", "0", "0"],
-    ...                               [0.5, 0.5, 0.5, 0.05])
+    >>> from decayguard.monitoring.tasks import task_for
+    >>> task = task_for("binary", classes=("0", "1"), positive_class="1")
+    >>> outputs = task.outputs_from_scores(np.array([[0.2, 0.8], [0.9, 0.1], [0.6, 0.4],
+    ...                                               [0.7, 0.3]]))
+    >>> m = estimate_reviewed_metrics(["1", "0", "1", "0"], outputs, [0.5, 0.5, 0.5, 0.05])
     >>> round(m["accuracy"].value, 3)  # the rarely sampled correct answer weighs 10x
     0.923
     >>> m["accuracy"].method, m["accuracy"].weighted
@@ -47,24 +56,22 @@ def estimate_reviewed_metrics(
     p = np.asarray(inclusion_probabilities, dtype=np.float64)
     if np.any(~np.isfinite(p) | (p <= 0) | (p > 1)):
         raise ValueError("inclusion probabilities must be within (0, 1]")
-    return realized_classification_metrics(
-        np.asarray(y_true, dtype=object).astype(str),
-        np.asarray(y_pred, dtype=object).astype(str),
-        y_score,
-        weights=1.0 / p,
-        confidence=confidence,
-        positive_label=positive_label,
+    task = task or _binary()
+    realized = task.realized(
+        task.labels_array(y_true), outputs, weights=1.0 / p, confidence=confidence
     )
+    return realized.with_kind("reviewed")
 
 
 @dataclass(frozen=True)
 class ReviewedPerformance:
     """Performance from human reviews: weighted estimates, and the counts behind them."""
 
-    metrics: dict[str, MetricEstimate]
+    metrics: MetricsReport
     """Hajek-weighted estimates with confidence intervals (empty without reviews)."""
     naive_accuracy: float | None
-    """Unweighted accuracy of the reviewed sample: biased when the strategy oversamples."""
+    """Unweighted share of reviewed predictions the reviewer agreed with: biased when the
+    strategy oversamples (classifiers; ``None`` for regressors)."""
     labeled: int
     skipped: int
     without_probability: int
@@ -80,6 +87,28 @@ class ReviewedPerformance:
         }
 
 
+def _logged_outputs(
+    engine: Engine, model_name: str, task: ModelTask, usable: pd.DataFrame
+) -> ModelOutputs:
+    """The model's full outputs (class probabilities...) of the reviewed predictions."""
+    ts = pd.to_datetime(usable["ts"], utc=True)
+    window = read_window(
+        engine,
+        model_name,
+        ts.min().to_pydatetime(),
+        (ts.max() + timedelta(microseconds=1)).to_pydatetime(),
+    )
+    meta, logged = window.meta(), window.outputs()
+    position = pd.Series(np.arange(len(meta)), index=meta["prediction_id"].astype(str))
+    rows = position.reindex(usable["prediction_id"].astype(str)).to_numpy()
+    if np.isnan(rows.astype(np.float64)).any():  # pragma: no cover - reviews join predictions
+        raise ValueError("a reviewed prediction is missing from the prediction log")
+    index = rows.astype(np.intp)
+    return task.outputs_from_log(
+        meta.iloc[index].reset_index(drop=True), logged.iloc[index].reset_index(drop=True)
+    )
+
+
 def reviewed_performance(
     engine: Engine,
     model_name: str,
@@ -87,12 +116,14 @@ def reviewed_performance(
     end: datetime | None = None,
     *,
     arm: str | None = None,
-    positive_label: str = "1",
+    task: ModelTask | None = None,
     confidence: float = 0.95,
 ) -> ReviewedPerformance:
     """Performance of ``model_name`` over predictions made in ``[start, end)``, from the
     latest review of each sampled prediction; ``arm`` selects one serving arm (default:
-    every arm that answered clients)."""
+    every arm that answered clients); ``task`` says which metrics apply (default: binary,
+    positive class ``"1"``)."""
+    task = task or _binary()
     sample = reviewed_sample(engine, model_name, start, end)
     if arm is not None:
         sample = sample[sample["arm"] == arm]
@@ -102,22 +133,21 @@ def reviewed_performance(
         & (labeled["inclusion_prob"] > 0)
         & labeled["review_sampled"].astype(bool)
         & labeled["prediction"].notna()
-    ]
-    metrics: dict[str, MetricEstimate] = {}
+    ].reset_index(drop=True)
+    metrics = MetricsReport({}, "reviewed")
     naive: float | None = None
     if len(usable):
-        truth = usable["value"].astype(str).to_numpy()
-        pred = usable["prediction"].astype(str).to_numpy()
-        scores = usable["score"]
+        outputs = _logged_outputs(engine, model_name, task, usable)
+        truth = usable["value"].to_numpy()
         metrics = estimate_reviewed_metrics(
             truth,
-            pred,
+            outputs,
             usable["inclusion_prob"].to_numpy(dtype=np.float64),
-            scores.to_numpy(dtype=np.float64) if scores.notna().all() else None,
-            positive_label=positive_label,
+            task=task,
             confidence=confidence,
         )
-        naive = float(np.mean(truth == pred))
+        if outputs.probabilities is not None:
+            naive = float(np.mean(truth.astype(str) == outputs.predictions.astype(str)))
     return ReviewedPerformance(
         metrics=metrics,
         naive_accuracy=naive,

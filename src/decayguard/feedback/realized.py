@@ -2,8 +2,9 @@
 
 Ground truth arrives late and partially. For each window of predictions this joins the
 current label of every prediction (by id, or by entity and event time), computes the
-realized metrics with :func:`decayguard.monitoring.realized_classification_metrics`
-(intervals included), and reports the window's *label coverage*: the share of its
+realized metrics of the model's task (:meth:`decayguard.monitoring.tasks.ModelTask.realized`:
+accuracy and friends for classifiers, MAE and friends for regressors; intervals included),
+and reports the window's *label coverage*: the share of its
 predictions that have a label. Until the coverage reaches the configured maturity
 (``feedback.label_maturity``) the window's figures are *provisional*: they describe the
 predictions whose outcome came first, which are rarely a random subset.
@@ -11,6 +12,7 @@ predictions whose outcome came first, which are rarely a random subset.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,7 +21,8 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.engine import Engine
 
-from decayguard.monitoring import MetricEstimate, realized_classification_metrics
+from decayguard.monitoring import MetricEstimate
+from decayguard.monitoring.tasks import ModelOutputs, ModelTask, task_for
 from decayguard.store import MetricPoint, current_labels, read_window
 from decayguard.store.schema import as_utc
 
@@ -42,7 +45,7 @@ class RealizedWindow:
     predictions: int
     labeled: int
     maturity: float
-    metrics: dict[str, MetricEstimate] = field(default_factory=dict)
+    metrics: Mapping[str, MetricEstimate] = field(default_factory=dict)
 
     @property
     def coverage(self) -> float | None:
@@ -103,17 +106,25 @@ def _window_bounds(
 
 
 def _labeled_predictions(
-    engine: Engine, model_name: str, start: datetime, end: datetime, arm: str | None
-) -> pd.DataFrame:
-    meta = read_window(engine, model_name, start, end, arm=arm).meta()
+    engine: Engine,
+    model_name: str,
+    start: datetime,
+    end: datetime,
+    arm: str | None,
+    task: ModelTask,
+) -> tuple[pd.DataFrame, ModelOutputs]:
+    window = read_window(engine, model_name, start, end, arm=arm)
+    meta, logged = window.meta(), window.outputs()
     if arm is None:
-        meta = meta[meta["arm"] != SHADOW_ARM].reset_index(drop=True)
+        answered = (meta["arm"] != SHADOW_ARM).to_numpy()
+        meta = meta[answered].reset_index(drop=True)
+        logged = logged[answered].reset_index(drop=True)
+    outputs = task.outputs_from_log(meta, logged)
     frame = pd.DataFrame(
         {
             "prediction_id": meta["prediction_id"].astype(str).to_numpy(),
             "ts": pd.to_datetime(meta["ts"], utc=True),
             "prediction": meta["prediction"].astype(object).to_numpy(),
-            "score": meta["score"].to_numpy(dtype=np.float64, na_value=np.nan),
         }
     )
     labels = current_labels(engine, model_name, start, end)
@@ -130,7 +141,7 @@ def _labeled_predictions(
         )
     else:
         frame["value"] = None
-    return frame
+    return frame, outputs
 
 
 def realized_performance(
@@ -142,7 +153,7 @@ def realized_performance(
     window: timedelta | None = None,
     arm: str | None = None,
     maturity: float = 0.8,
-    positive_label: str = "1",
+    task: ModelTask | None = None,
     confidence: float = 0.95,
 ) -> list[RealizedWindow]:
     """Realized metrics of ``model_name`` for predictions in ``[start, end)``, one
@@ -150,24 +161,25 @@ def realized_performance(
     label coverage and whether it is still provisional.
 
     ``arm`` selects one serving arm; by default every arm that answered clients (all but
-    ``shadow``)."""
+    ``shadow``). ``task`` says which metrics apply (default: a binary model whose positive
+    class is ``"1"``)."""
     if not 0.0 < maturity <= 1.0:
         raise ValueError(f"label maturity must be within (0, 1], got {maturity}")
+    task = task or task_for("binary", classes=("0", "1"), positive_class="1")
     start, end = as_utc(start), as_utc(end)
-    frame = _labeled_predictions(engine, model_name, start, end, arm)
+    frame, outputs = _labeled_predictions(engine, model_name, start, end, arm, task)
     results = []
     for left, right in _window_bounds(start, end, window):
         ts = frame["ts"]
-        rows = frame[(ts >= pd.Timestamp(left)) & (ts < pd.Timestamp(right))]
-        labeled = rows[rows["value"].notna() & rows["prediction"].notna()]
-        metrics: dict[str, MetricEstimate] = {}
+        in_window = (ts >= pd.Timestamp(left)) & (ts < pd.Timestamp(right))
+        rows = frame[in_window]
+        usable = (in_window & frame["value"].notna() & frame["prediction"].notna()).to_numpy()
+        labeled = frame[usable]
+        metrics: Mapping[str, MetricEstimate] = {}
         if len(labeled):
-            scores = labeled["score"]
-            metrics = realized_classification_metrics(
-                labeled["value"].astype(str).to_numpy(),
-                labeled["prediction"].astype(str).to_numpy(),
-                scores.to_numpy() if scores.notna().all() else None,
-                positive_label=positive_label,
+            metrics = task.realized(
+                task.labels_array(labeled["value"].to_numpy()),
+                outputs.take(usable),
                 confidence=confidence,
             )
         results.append(

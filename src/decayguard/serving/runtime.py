@@ -127,5 +127,7 @@ def _response(model_name: str, request_id: str, answer: Answer) -> InferenceResp
             arm=answer.arm,
             model_version=answer.model_version,
             headers={ARM_HEADER: answer.arm, VERSION_HEADER: answer.model_version},
+            # the column order of predict_proba (REST only: gRPC drops list parameters)
+            **({"classes": answer.classes} if answer.probabilities is not None else {}),
         ),
     )

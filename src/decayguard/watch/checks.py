@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from sqlalchemy.engine import Engine
 
 from decayguard.alerts.incidents import Signal
@@ -22,11 +22,13 @@ from decayguard.monitoring import (
     PerformanceThresholdRule,
     assess_data_quality,
     detect_drift,
-    detect_prediction_drift,
     drift_method,
 )
 from decayguard.monitoring.results import MetricPoint as Figure
+from decayguard.monitoring.results import MetricsReport, MonitoringResult
+from decayguard.monitoring.tasks import ModelTask
 from decayguard.store import MetricPoint, read_window, write_metric_points
+from decayguard.store.predictions import PredictionWindow
 from decayguard.watch.baseline import MonitoringBaseline
 
 PROXY, REVIEW, LABELS = "proxy", "review", "realized"
@@ -137,10 +139,12 @@ class _Points:
 
 
 def _decide(
-    cfg: DecayguardConfig, estimates: dict[str, MetricEstimate]
+    cfg: DecayguardConfig, task: ModelTask, estimates: Mapping[str, MetricEstimate]
 ) -> tuple[DecayDecision, ...]:
     return tuple(
-        PerformanceThresholdRule(metric, threshold).decide(estimates[metric])
+        PerformanceThresholdRule(metric, threshold, task.higher_is_better(metric)).decide(
+            estimates[metric]
+        )
         for metric, threshold in cfg.performance_thresholds.items()
         if metric in estimates and np.isfinite(estimates[metric].value)
     )
@@ -149,12 +153,13 @@ def _decide(
 def _proxy(
     cfg: DecayguardConfig,
     baseline: MonitoringBaseline,
-    meta: pd.DataFrame,
-    inputs: pd.DataFrame,
+    window: PredictionWindow,
     report: CheckReport,
     points: _Points,
 ) -> None:
     mon = cfg.monitoring
+    task = baseline.task
+    meta = window.meta()
     n = len(meta)
     rule = DriftDecisionRule(alpha=mon.drift_alpha)
     deciding = set(rule.effects.values())
@@ -164,57 +169,40 @@ def _proxy(
         else drift_method(m)
         for m in DEFAULT_METHODS
     ]
-    columns = [c for c in baseline.features.features_ if c in inputs.columns]
+    inputs = window.inputs()
     frame = inputs.reindex(columns=list(baseline.features.features_))
+    outputs = task.outputs_from_log(meta, window.outputs())
     drift = detect_drift(baseline.features, frame, rule=rule, methods=methods)
-    for figure in drift.to_points():
-        points.add(PROXY, figure, n=n)
     quality = assess_data_quality(baseline.features, frame, confidence=mon.confidence)
-    for figure in quality.to_points():
-        points.add(PROXY, figure, n=n)
-    preds = detect_prediction_drift(
-        baseline.predictions,
-        meta["prediction"].astype(str).to_numpy(),
-        meta["score"].to_numpy(dtype=np.float64),
-        rule=rule,
-    )
-    for figure in preds.to_points():
-        points.add(PROXY, Figure(f"prediction_{figure.name}", *_rest(figure)), n=n)
-    if baseline.multivariate is not None and columns:
+    preds = task.detect_prediction_drift(baseline.predictions, outputs, rule=rule)
+    results: list[MonitoringResult] = [drift, quality, preds]
+    if baseline.multivariate is not None and any(c in inputs.columns for c in frame.columns):
         multi = baseline.multivariate.detect(frame)
         report.multivariate_drift = multi.drifted
-        points.add(
-            PROXY,
-            Figure(
-                "multivariate.pca_error", multi.statistic, None, None, multi.drifted, multi.reason
-            ),
-            n=n,
-        )
+        results.append(multi)
+    decisions: tuple[DecayDecision, ...] = ()
+    if baseline.estimator is not None:
+        estimates = task.estimate(baseline.estimator, frame, outputs)
+        results.append(estimates)
+        decisions = _decide(cfg, task, estimates)
+    for result in results:
+        for figure in result.to_points():
+            points.add(PROXY, figure, n=n)
+    for d in decisions:
+        points.add(PROXY, d.to_point(), n=n)
     report.drifted_features = drift.drifted_features
     report.prediction_drift = preds.drifted
     report.quality_issues = [
         f"{f.feature}: {issue}" for f in quality.features for issue in f.issues
     ]
-    decisions: tuple[DecayDecision, ...] = ()
-    if baseline.estimator is not None:
-        estimates = baseline.estimator.estimate(meta["score"].to_numpy(dtype=np.float64))
-        for est in estimates.values():
-            points.add(PROXY, Figure(f"estimated.{est.name}", *_rest(est.to_point())), n=n)
-        decisions = _decide(cfg, estimates)
-    for d in decisions:
-        points.add(PROXY, d.to_point(), n=n)
     report.verdicts[PROXY] = StrategyVerdict(PROXY, decisions, n)
-
-
-def _rest(figure: Figure) -> tuple[Any, ...]:
-    return (figure.value, figure.lower, figure.upper, figure.flagged, figure.reason, figure.feature)
 
 
 def _judge(
     cfg: DecayguardConfig,
+    task: ModelTask,
     strategy: str,
-    prefix: str,
-    metrics: dict[str, MetricEstimate],
+    metrics: MetricsReport,
     n: int,
     minimum: int,
     points: _Points,
@@ -225,12 +213,12 @@ def _judge(
     """Decide on ``metrics`` when ``n`` reaches ``minimum``; record figures and decisions."""
     decisions: tuple[DecayDecision, ...] = ()
     if n >= minimum:
-        decisions = _decide(cfg, metrics)
+        decisions = _decide(cfg, task, metrics)
         note = f"provisional: {coverage or 0:.0%} of labels in" if provisional else ""
     else:
-        note = f"{n} {prefix} predictions < {minimum} needed: no decision"
-    figures = [Figure(f"{prefix}.{m.name}", *_rest(m.to_point())) for m in metrics.values()]
-    for figure in figures + [d.to_point() for d in decisions]:
+        note = f"{n} {metrics.kind} predictions < {minimum} needed: no decision"
+    figures = metrics.to_points() + [d.to_point() for d in decisions]
+    for figure in figures:
         points.add(strategy, figure, n=n, coverage=coverage, provisional=provisional, start=start)
     return StrategyVerdict(
         strategy, decisions, n, coverage=coverage, provisional=provisional, note=note
@@ -240,6 +228,7 @@ def _judge(
 def _review(
     cfg: DecayguardConfig,
     engine: Engine,
+    baseline: MonitoringBaseline,
     report: CheckReport,
     start: datetime,
     end: datetime,
@@ -250,14 +239,14 @@ def _review(
         report.model_name,
         start,
         end,
-        positive_label=cfg.model.positive_class,
+        task=baseline.task,
         confidence=cfg.monitoring.confidence,
     )
     report.verdicts[REVIEW] = _judge(
         cfg,
+        baseline.task,
         REVIEW,
-        "reviewed",
-        perf.metrics,
+        perf.metrics.with_kind("reviewed"),
         perf.labeled,
         cfg.monitoring.min_reviews,
         points,
@@ -268,6 +257,7 @@ def _review(
 def _labels(
     cfg: DecayguardConfig,
     engine: Engine,
+    baseline: MonitoringBaseline,
     report: CheckReport,
     start: datetime,
     end: datetime,
@@ -279,14 +269,14 @@ def _labels(
         start,
         end,
         maturity=cfg.feedback.label_maturity,
-        positive_label=cfg.model.positive_class,
+        task=baseline.task,
         confidence=cfg.monitoring.confidence,
     )
     report.verdicts[LABELS] = _judge(
         cfg,
+        baseline.task,
         LABELS,
-        "realized",
-        window.metrics,
+        MetricsReport(dict(window.metrics), "realized"),
         window.labeled,
         cfg.monitoring.min_labels,
         points,
@@ -364,17 +354,18 @@ def run_checks(
     mon = cfg.monitoring
     start = now - timedelta(hours=mon.window_hours)
     window = read_window(engine, cfg.model.name, start, now)
-    meta = window.meta()
     report = CheckReport(cfg.model.name, baseline.model_version, now, len(window))
     points = _Points(report, start, now)
     if len(window) >= mon.min_window_rows:
-        _proxy(cfg, baseline, meta, window.inputs(), report, points)
+        _proxy(cfg, baseline, window, report, points)
     else:
         report.verdicts[PROXY] = StrategyVerdict(
             PROXY, (), len(window), note=f"{len(window)} rows < min_window_rows: no decision"
         )
-    _review(cfg, engine, report, now - timedelta(hours=mon.review_window_hours), now, points)
-    _labels(cfg, engine, report, now - timedelta(hours=mon.labels_window_hours), now, points)
+    review_start = now - timedelta(hours=mon.review_window_hours)
+    _review(cfg, engine, baseline, report, review_start, now, points)
+    labels_start = now - timedelta(hours=mon.labels_window_hours)
+    _labels(cfg, engine, baseline, report, labels_start, now, points)
     report.signals = _signals(cfg, report)
     if write:
         write_metric_points(engine, report.points)

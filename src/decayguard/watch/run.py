@@ -11,6 +11,7 @@ from decayguard.alerts.incidents import AlertOutcome, IncidentTracker
 from decayguard.alerts.notify import AppriseNotifier, Notifier
 from decayguard.config import DecayguardConfig
 from decayguard.errors import ConfigError
+from decayguard.monitoring.tasks import ModelTask, task_for
 from decayguard.store import active_version, create_store_engine, ensure_schema
 from decayguard.watch.baseline import MonitoringBaseline, load_baseline
 from decayguard.watch.checks import CheckReport, run_checks
@@ -32,6 +33,23 @@ def champion_baseline(cfg: DecayguardConfig, engine: Engine) -> MonitoringBaseli
             f"{cfg.model.name!r} in the store; deploy one first"
         )
     return load_baseline(cfg.path(cfg.project.state_dir), cfg.model.name, version)
+
+
+def project_task(cfg: DecayguardConfig, engine: Engine) -> ModelTask:
+    """The task of the model: the serving champion's (whose baseline knows its classes), or,
+    before any deployment, one built from ``model.task`` and ``feedback.label_values``."""
+    ensure_schema(engine)
+    version = active_version(engine, cfg.model.name)
+    if version is not None:
+        try:
+            return load_baseline(cfg.path(cfg.project.state_dir), cfg.model.name, version).task
+        except ConfigError:
+            pass  # deployed without a baseline: fall back to the configuration
+    classes = list(cfg.feedback.label_values)
+    if not classes and cfg.model.task == "binary":
+        negative = "0" if cfg.model.positive_class != "0" else "1"
+        classes = sorted({negative, cfg.model.positive_class})
+    return task_for(cfg.model.task, classes=classes, positive_class=cfg.model.positive_class)
 
 
 def check_ready(cfg: DecayguardConfig) -> None:
