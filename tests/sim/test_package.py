@@ -16,7 +16,9 @@ ROOT = Path(__file__).resolve().parents[2]
 MODULES = [
     "decayguard.sim",
     "decayguard.sim.labels",
+    "decayguard.sim.population",
     "decayguard.sim.reviewer",
+    "decayguard.sim.targets",
     "decayguard.sim.traffic",
 ]
 
