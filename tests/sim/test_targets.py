@@ -55,7 +55,7 @@ def test_the_task_picks_a_target_and_changes_nothing_else(simulation: Simulation
 def test_the_binary_world_is_what_it_was_before_the_new_targets(simulation: Simulation) -> None:
     """The new targets draw from new child streams: the first four are unchanged."""
     scenario = simulation.scenario
-    times_ss, applicants_ss, outcomes_ss, _ = np.random.SeedSequence(scenario.seed).spawn(4)
+    times_ss, _applicants_ss, outcomes_ss, _ = np.random.SeedSequence(scenario.seed).spawn(4)
     times = scenario.draw_event_times(np.random.default_rng(times_ss))
     pd.testing.assert_index_equal(
         pd.DatetimeIndex(simulation.frame["event_timestamp"]), times, check_names=False
@@ -241,6 +241,7 @@ def test_the_demo_threshold_separates_before_and_after_the_concept_onset(task: s
             margin = x.mean() - threshold if higher_is_better else threshold - x.mean()
             assert margin > 2 * half, (day, x.mean(), half)
     assert not any(c for d, c in crossed.items() if d <= concept_day)
-    assert crossed[sim.scenario.days - 1] and crossed[sim.scenario.days]
+    assert crossed[sim.scenario.days - 1]
+    assert crossed[sim.scenario.days]
     first = min(d for d, c in crossed.items() if c)
     assert first - concept_day <= 6  # the demo test allows the realized strategy 7 days
