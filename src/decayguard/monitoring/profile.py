@@ -22,7 +22,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from decayguard.monitoring._grid import GridLocator
-from decayguard.monitoring.errors import ProfileError, SchemaMismatchError
+from decayguard.monitoring.errors import NotFittedError, ProfileError, SchemaMismatchError
 
 __all__ = ["CategoricalReference", "NumericReference", "ReferenceProfile"]
 
@@ -257,6 +257,15 @@ class ReferenceProfile:
         self.sketch_size = sketch_size
         self.n_bins = n_bins
         self.max_categories = max_categories
+
+    def __getattr__(self, name: str) -> Any:
+        """Only reached for attributes not set: learned state (``features_``, ``n_rows_``)
+        before :meth:`fit` is a :class:`NotFittedError`, anything else an AttributeError."""
+        if name.endswith("_") and not name.startswith("__"):
+            raise NotFittedError(
+                f"ReferenceProfile is not fitted ({name} is unset): call fit(frame) or from_dict"
+            )
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def _columns(self, frame: pd.DataFrame) -> tuple[list[str], list[str]]:
         if self.numeric is None and self.categorical is None:

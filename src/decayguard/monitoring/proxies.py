@@ -11,10 +11,16 @@ import pandas as pd
 from numpy.typing import NDArray
 from scipy import stats
 
-from decayguard.monitoring.errors import ProfileError, SchemaMismatchError
+from decayguard.monitoring.errors import NotFittedError, ProfileError, SchemaMismatchError
 from decayguard.monitoring.intervals import wilson_interval
 from decayguard.monitoring.profile import CategoricalReference, NumericReference, ReferenceProfile
-from decayguard.monitoring.results import DataQualityReport, FeatureQuality, MetricEstimate
+from decayguard.monitoring.results import (
+    DataQualityReport,
+    FeatureQuality,
+    MetricEstimate,
+    MetricPoint,
+    _PointsFrame,
+)
 from decayguard.monitoring.window import CategoricalWindow, NumericWindow, WindowProfile
 
 __all__ = ["MultivariateDriftResult", "PCAReconstructionDrift", "assess_data_quality"]
@@ -78,8 +84,11 @@ def assess_data_quality(
 
 
 @dataclass(frozen=True)
-class MultivariateDriftResult:
-    """Mean PCA reconstruction error of a window against the reference's."""
+class MultivariateDriftResult(_PointsFrame):
+    """Mean PCA reconstruction error of a window against the reference's.
+
+    Its one point, ``multivariate.pca_error``, carries the flag and the reason.
+    """
 
     statistic: float
     reference_mean: float
@@ -92,6 +101,20 @@ class MultivariateDriftResult:
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+    def to_points(self) -> list[MetricPoint]:
+        return [
+            MetricPoint(
+                "multivariate.pca_error",
+                _finite(self.statistic),
+                flagged=self.drifted,
+                reason=self.reason,
+            )
+        ]
+
+
+def _finite(value: float) -> float | None:
+    return float(value) if np.isfinite(value) else None
 
 
 class PCAReconstructionDrift:
@@ -115,6 +138,12 @@ class PCAReconstructionDrift:
         self.variance = variance
         self.alpha = alpha
         self.threshold = threshold
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "components_"):
+            raise NotFittedError(
+                "PCAReconstructionDrift is not fitted: call fit(reference) or from_dict first"
+            )
 
     def _errors(self, frame: pd.DataFrame) -> NDArray[np.float64]:
         absent = [c for c in self.columns if c not in frame.columns]
@@ -145,6 +174,7 @@ class PCAReconstructionDrift:
         return self
 
     def detect(self, frame: pd.DataFrame) -> MultivariateDriftResult:
+        self._check_fitted()
         errors = self._errors(frame)
         mean = float(errors.mean())
         se = self.reference_std_ * np.sqrt(1 / errors.size + 1 / self.n_reference_)
@@ -161,6 +191,7 @@ class PCAReconstructionDrift:
         )
 
     def to_dict(self) -> dict[str, Any]:
+        self._check_fitted()
         return {
             "columns": list(self.columns),
             "variance": self.variance,

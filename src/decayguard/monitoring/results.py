@@ -187,11 +187,17 @@ class DriftReport(_PointsFrame):
     def to_points(self) -> list[MetricPoint]:
         """One point per (feature, method): ``<prefix>.<method>`` with the statistic as value,
         flagged when the feature's test is significant and this method's effect reaches its
-        threshold; the deciding method's point carries the feature's reason."""
+        threshold. The deciding method's point carries the feature's reason (whether flagged or
+        not); every other flagged point says why it is flagged."""
         points = []
         for feature in self.features:
             for r in feature.results:
                 reason = feature.reason if r.method == feature.effect_method else ""
+                if r.drifted and not reason:
+                    reason = (
+                        f"{r.method} effect {r.gated_effect:.3g} >= threshold {r.threshold:g}"
+                        f" and {feature.test} significant"
+                    )
                 points.append(
                     MetricPoint(
                         f"{self.prefix}.{r.method}",
@@ -275,8 +281,11 @@ class MetricsReport(_PointsFrame, Mapping[str, MetricEstimate]):
 
 
 @dataclass(frozen=True)
-class DecayDecision:
-    """Whether performance is declared below its threshold, and why (always a reason)."""
+class DecayDecision(_PointsFrame):
+    """Whether performance is declared below its threshold, and why (always a reason).
+
+    Its point ``decay.<metric>`` is flagged when decayed and carries the reason.
+    """
 
     decayed: bool
     metric: str
@@ -289,8 +298,16 @@ class DecayDecision:
 
     def to_point(self) -> MetricPoint:
         return MetricPoint(
-            f"decay.{self.metric}", self.value, self.lower, self.upper, self.decayed, self.reason
+            f"decay.{self.metric}",
+            _clean(self.value),
+            _clean(self.lower),
+            _clean(self.upper),
+            self.decayed,
+            self.reason,
         )
+
+    def to_points(self) -> list[MetricPoint]:
+        return [self.to_point()]
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -320,6 +337,11 @@ class DataQualityReport(_PointsFrame):
     @property
     def flagged_features(self) -> list[str]:
         return [f.feature for f in self.features if f.flagged]
+
+    @property
+    def issues(self) -> list[str]:
+        """Every flagged issue as ``"<feature>: <issue>"``."""
+        return [f"{f.feature}: {issue}" for f in self.features for issue in f.issues]
 
     def to_points(self) -> list[MetricPoint]:
         points = []
