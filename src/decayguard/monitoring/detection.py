@@ -1,8 +1,15 @@
-"""The drift entry points: :func:`detect_drift` and prediction-distribution drift."""
+"""The drift entry points: :func:`detect_drift` and prediction-distribution drift.
+
+:func:`fit_prediction_profile` and :func:`detect_prediction_drift` describe a *classifier's*
+outputs (predicted class shares and scores). For any task, use the task's own
+:meth:`~decayguard.monitoring.tasks.ModelTask.detect_prediction_drift` (a regressor's predicted
+value is profiled as a numeric feature).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -12,7 +19,7 @@ from decayguard.monitoring.decision import DriftDecisionRule
 from decayguard.monitoring.drift import DriftMethod, drift_method
 from decayguard.monitoring.errors import ProfileError
 from decayguard.monitoring.profile import ReferenceProfile
-from decayguard.monitoring.results import DriftReport, DriftTestResult
+from decayguard.monitoring.results import PREDICTION_DRIFT, DriftReport, DriftTestResult
 from decayguard.monitoring.window import WindowProfile
 
 __all__ = [
@@ -87,7 +94,7 @@ def prediction_frame(predicted_class: ArrayLike, scores: ArrayLike | None = None
 def fit_prediction_profile(
     predicted_class: ArrayLike, scores: ArrayLike | None = None, *, sketch_size: int = 4096
 ) -> ReferenceProfile:
-    """A reference profile of the model's outputs: predicted-class shares and score distribution."""
+    """A reference profile of a classifier's outputs: predicted-class shares and scores."""
     frame = prediction_frame(predicted_class, scores)
     numeric = [c for c in frame.columns if c != "predicted_class"]
     return ReferenceProfile(
@@ -102,11 +109,13 @@ def detect_prediction_drift(
     *,
     rule: DriftDecisionRule | None = None,
 ) -> DriftReport:
-    """Drift of the prediction distribution (a spam share jumping from 30% to 75% alarms).
+    """Drift of a classifier's prediction distribution (a spam share jumping from 30% to 75%
+    alarms); points named ``prediction_drift.<method>``.
 
     >>> rng = np.random.default_rng(1)
     >>> reference = fit_prediction_profile(rng.random(10_000) < 0.30)
     >>> detect_prediction_drift(reference, rng.random(500) < 0.75).drifted_features
     ['predicted_class']
     """
-    return detect_drift(reference, prediction_frame(predicted_class, scores), rule=rule)
+    report = detect_drift(reference, prediction_frame(predicted_class, scores), rule=rule)
+    return replace(report, prefix=PREDICTION_DRIFT)

@@ -40,6 +40,8 @@ __all__ = [
 ]
 
 POINT_COLUMNS = ("name", "value", "lower", "upper", "flagged", "reason", "feature")
+PREDICTION_DRIFT = "prediction_drift"
+"""The point prefix of prediction-drift reports: ``prediction_drift.<method>``."""
 
 
 def _clean(value: float | None) -> float | None:

@@ -18,12 +18,16 @@ from decayguard.monitoring.decision import HIGHER_IS_BETTER, DriftDecisionRule
 from decayguard.monitoring.detection import detect_drift
 from decayguard.monitoring.errors import MonitoringError
 from decayguard.monitoring.profile import ReferenceProfile
-from decayguard.monitoring.results import DriftReport, MetricEstimate, MetricsReport
+from decayguard.monitoring.results import (
+    PREDICTION_DRIFT,
+    DriftReport,
+    MetricEstimate,
+    MetricsReport,
+)
 from decayguard.task_metrics import TASK_METRICS, THRESHOLD_METRICS
 
 __all__ = [
     "LABEL_FIELD",
-    "PREDICTION_PREFIX",
     "ModelOutputs",
     "ModelTask",
     "label_text",
@@ -31,8 +35,6 @@ __all__ = [
 ]
 
 LABEL_FIELD = "label"
-PREDICTION_PREFIX = "prediction_drift"
-"""Prediction-drift points are named ``prediction_drift.<method>`` (feature: the output column)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -205,7 +207,7 @@ class ModelTask(ABC):
         frame = self.prediction_frame(outputs)
         known = [c for c in profile.features_ if c in frame.columns]
         report = detect_drift(profile, frame.reindex(columns=known or frame.columns), rule=rule)
-        return replace(report, prefix=PREDICTION_PREFIX)
+        return replace(report, prefix=PREDICTION_DRIFT)
 
     @abstractmethod
     def reference_metric(
