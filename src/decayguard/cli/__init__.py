@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from decayguard.cli import api, demo, features, labels, orchestration, project, serve, store
+from decayguard.cli import api, check, demo, features, labels, orchestration, project, serve, store
 
 app = typer.Typer(
     name="decayguard",
@@ -27,6 +27,7 @@ app.command("api")(api.serve)
 app.command("up")(orchestration.up)
 app.command("down")(orchestration.down)
 app.command("monitor")(orchestration.monitor)
+app.command("check")(check.check)
 app.command("demo")(demo.demo)
 
 
