@@ -276,7 +276,7 @@ def _review_budget(
 
 
 def _as_ns(values: Any) -> NDArray[Any]:
-    series = pd.to_datetime(pd.Series(values, dtype=object), utc=True).dt.tz_localize(None)
+    series = pd.to_datetime(pd.Series(values), utc=True).dt.tz_localize(None)
     return series.to_numpy(dtype="datetime64[ns]")
 
 
