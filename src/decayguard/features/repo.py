@@ -7,10 +7,14 @@ process, with usage telemetry off.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import math
+import re
+import sys
 import time
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -56,6 +60,23 @@ class ServiceSchema:
     version: str
     view_versions: dict[str, int | None]
     sources: dict[str, str]
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+@contextlib.contextmanager
+def _plain_stdout() -> Iterator[None]:
+    """Feast colours what it prints; off a terminal (a pipe, a log) print it plain."""
+    if sys.stdout.isatty():
+        yield
+        return
+    buffer = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(buffer):
+            yield
+    finally:
+        sys.stdout.write(_ANSI.sub("", buffer.getvalue()))
 
 
 class FeatureRepo:
@@ -209,10 +230,11 @@ class FeatureRepo:
         return end
 
     def _materialize(self, end: datetime, start: datetime | None) -> None:
-        if start is None:
-            self.store.materialize_incremental(end_date=end)
-        else:
-            self.store.materialize(start_date=as_utc(start), end_date=end)
+        with _plain_stdout():
+            if start is None:
+                self.store.materialize_incremental(end_date=end)
+            else:
+                self.store.materialize(start_date=as_utc(start), end_date=end)
 
     def online_features(
         self, entity_rows: Sequence[Mapping[str, Any]], *, feature_service: str | None = None
