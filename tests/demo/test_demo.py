@@ -1,4 +1,10 @@
-"""`decayguard demo --fast` end to end: the real CLI, MLServer, Prefect, Feast and the API."""
+"""`decayguard demo --fast --task T` end to end: the real CLI, MLServer, Prefect, Feast, the API.
+
+One demo per model task. The demos selected for a session start together (each in its own
+folder, with its own servers) and the tests read their results: on two cores the three
+overlap well (much of a demo's time is spent waiting on servers), so they cost far less
+wall time than one after another.
+"""
 
 from __future__ import annotations
 
@@ -6,37 +12,100 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 pytestmark = pytest.mark.slow
 
+TASKS = ("binary", "multiclass", "regression")
+TIMEOUT_SECONDS = 1500
 
+
+@dataclass
+class DemoRun:
+    folder: Path
+    returncode: int
+    stdout: str
+    stderr: str
+    result: dict[str, Any]
+
+    @property
+    def output_tail(self) -> str:
+        return self.stdout[-3000:] + self.stderr[-3000:]
+
+
+def _selected_tasks(session: pytest.Session) -> list[str]:
+    tasks = []
+    for item in session.items:
+        callspec = getattr(item, "callspec", None)
+        if item.module is not None and item.module.__name__ == __name__ and callspec:
+            task = callspec.params.get("task")
+            if task in TASKS and task not in tasks:
+                tasks.append(task)
+    return tasks
+
+
+@pytest.fixture(scope="module")
+def demo_runs(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, DemoRun]]:
+    """Start the demo of every selected task at once; wait for all of them."""
+    root = tmp_path_factory.mktemp("demos")
+    started: dict[str, tuple[subprocess.Popen[str], Path]] = {}
+    for task in _selected_tasks(request.session):
+        folder = root / task
+        folder.mkdir()
+        started[task] = (
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "decayguard",
+                    "demo",
+                    "--fast",
+                    "--task",
+                    task,
+                    "--folder",
+                    str(folder / "demo"),
+                    "--json",
+                    str(folder / "result.json"),
+                ],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                stdin=subprocess.DEVNULL,
+                text=True,
+                env={**os.environ, "COLUMNS": "160"},
+                start_new_session=True,
+            ),
+            folder,
+        )
+    runs: dict[str, DemoRun] = {}
+    try:
+        for task, (process, folder) in started.items():
+            stdout, stderr = process.communicate(timeout=TIMEOUT_SECONDS)
+            out = folder / "result.json"
+            result = json.loads(out.read_text()) if out.exists() else {}
+            runs[task] = DemoRun(folder / "demo", process.returncode, stdout, stderr, result)
+        yield runs
+    finally:
+        for process, _ in started.values():
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
+
+
+@pytest.mark.parametrize("task", TASKS)
 def test_the_fast_demo_detects_each_onset_with_the_strategy_that_can_see_it(
-    tmp_path: Path,
+    demo_runs: dict[str, DemoRun], task: str
 ) -> None:
-    out = tmp_path / "result.json"
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "decayguard",
-            "demo",
-            "--fast",
-            "--folder",
-            str(tmp_path / "demo"),
-            "--json",
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        stdin=subprocess.DEVNULL,
-        env={**os.environ, "COLUMNS": "160"},
-    )
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    result = json.loads(out.read_text())
+    run = demo_runs[task]
+    assert run.returncode == 0, run.output_tail
+    result = run.result
+    assert result["task"] == task
     assert result["request_failures"] == 0
     assert result["requests_sent"] > 3000
     assert result["monitor_runs"] == 21
@@ -44,14 +113,15 @@ def test_the_fast_demo_detects_each_onset_with_the_strategy_that_can_see_it(
     assert covariate["kind"] == "covariate"
     assert concept["kind"] == "concept"
     # Drift shows in the inputs within days; decay needs labels (or reviews) to mature.
-    assert covariate["detected"]["proxy"]["delay_days"] <= 3
-    assert concept["detected"]["realized"]["delay_days"] <= 7
-    assert result["false_alarms"] == []
+    assert covariate["detected"]["proxy"]["delay_days"] <= 3, result
+    assert concept["detected"]["realized"]["delay_days"] <= 7, result
+    assert result["false_alarms"] == [], result
     titles = result["alerts_sent"]
     assert any("feature_drift" in t for t in titles)
     assert any("decay.realized" in t for t in titles)
     assert "Onsets in the simulation" in run.stdout
-    # Every component was stopped: nothing listens on the demo's ports any more.
-    config = (tmp_path / "demo" / "decayguard.yaml").read_text()
+    config = (run.folder / "decayguard.yaml").read_text()
+    assert f"task: {task}" in config
     assert "trust_event_time: true" in config
-    assert not (tmp_path / "demo" / ".decayguard" / "up.json").exists()
+    # Every component was stopped: nothing listens on the demo's ports any more.
+    assert not (run.folder / ".decayguard" / "up.json").exists()
