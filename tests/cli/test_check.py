@@ -285,6 +285,21 @@ def test_no_store_no_champion_no_traffic_are_problems(
     assert out.splitlines()[-1] == "3 of 3 strategies cannot decide: proxy, review, realized"
 
 
+def test_a_regressor_without_thresholds_cannot_declare_decay(tmp_path: Path) -> None:
+    folder = _project(tmp_path / "reg", per_day=400, days=2)
+    config = yaml.safe_load((folder / "decayguard.yaml").read_text())
+    config["model"]["task"] = "regression"
+    (folder / "decayguard.yaml").write_text(yaml.safe_dump(config))
+    report = check_readiness(load_config(folder), NOW)
+    assert report.exit_code == 1
+    assert report.problems[0].startswith(
+        f"{folder / 'decayguard.yaml'}: monitoring.performance_thresholds: none in force"
+    )
+    config["monitoring"] = {"performance_thresholds": {"mae": 1.5}}
+    (folder / "decayguard.yaml").write_text(yaml.safe_dump(config))
+    assert not check_readiness(load_config(folder), NOW).problems
+
+
 def test_evidence_counts_match_a_direct_count() -> None:
     rng = np.random.default_rng(7)
     start = np.datetime64("2024-01-01T00:00", "ns")

@@ -280,6 +280,16 @@ def _as_ns(values: Any) -> NDArray[Any]:
     return series.to_numpy(dtype="datetime64[ns]")
 
 
+def _threshold_problems(cfg: DecayguardConfig) -> list[str]:
+    if cfg.performance_thresholds:
+        return []
+    return [
+        f"{cfg.root / CONFIG_FILENAME}: monitoring.performance_thresholds: none in force for a "
+        f"{cfg.model.task} model, so no strategy can declare performance decay (see "
+        "docs/configuration.md for the metrics it accepts)"
+    ]
+
+
 def _store_problem(cfg: DecayguardConfig) -> str | None:
     url = sa.make_url(cfg.resolved_store_url)
     file = url.database if url.get_backend_name() == "sqlite" else None
@@ -344,7 +354,8 @@ def check_readiness(
         engine.dispose()
     strategies, traffic, more = _judge(cfg, grid, meta, labels, reviews)
     report["traffic"] = traffic
-    return ReadinessReport(**report, problems=(*problems, *more), strategies=strategies)
+    problems = [*_threshold_problems(cfg), *problems, *more]
+    return ReadinessReport(**report, problems=tuple(problems), strategies=strategies)
 
 
 def _judge(
