@@ -173,6 +173,7 @@ def test_review_queue_round_trip(
         "reviewed": 0,
         "pending": 10,
     }
+    assert queue["answer"] == "choice"
     assert queue["label_values"] == ["0", "1"]
 
     done = client.post(

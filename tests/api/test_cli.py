@@ -124,7 +124,7 @@ def test_labels_import_refuses_a_bad_file_with_one_line(project: Path, cli: CliR
     code, _, err = cli("labels", "import", "bad.csv", cwd=project)
     assert code == 2
     assert err.strip() == (
-        "error: input 'bad.csv: line 3.default': 'maybe' is not one of the labels ['0', '1']"
+        "error: input 'bad.csv: line 3.default': 'maybe' is not one of the classes ['0', '1']"
     )
     engine = create_store_engine(f"sqlite:///{project}/.decayguard/store.db")
     assert current_labels(engine, MODEL).empty  # nothing of a refused file is stored

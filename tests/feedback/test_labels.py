@@ -16,17 +16,17 @@ from decayguard.feedback import (
     label_records_from_rows,
     read_label_file,
 )
+from decayguard.feedback.label_rules import LabelRules
 from decayguard.store import current_labels, label_history
 
 from .feedback_support import MODEL, T0, MakePredictions
 
 COLUMNS = LabelColumns.for_model(target="default", entity_key="applicant_id")
+BINARY = LabelRules.for_task("binary", classes=["0", "1"])
 
 
 def _rows(rows: list[dict[str, object]]) -> list:
-    return label_records_from_rows(
-        rows, model_name=MODEL, columns=COLUMNS, allowed_values=["0", "1"]
-    )
+    return label_records_from_rows(rows, model_name=MODEL, columns=COLUMNS, rules=BINARY)
 
 
 def test_labels_by_id_are_idempotent_and_corrections_keep_history(
@@ -140,7 +140,7 @@ def test_all_bad_rows_are_counted_in_one_error() -> None:
     assert str(info.value) == (
         "input 'row 0.prediction_id': a label needs 'prediction_id', or 'applicant_id' and "
         "'event_time' (and 2 more: input 'row 1.default': the label value is missing; "
-        "input 'row 2.default': '5' is not one of the labels ['0', '1'])"
+        "input 'row 2.default': '5' is not one of the classes ['0', '1'])"
     )
 
 
@@ -219,3 +219,13 @@ def test_text_the_store_cannot_hold_is_an_input_error(
     with pytest.raises(InputValidationError, match=message) as info:
         label_records_from_rows([row], model_name=MODEL, columns=COLUMNS)
     assert info.value.field == field
+
+
+def test_label_rules_examples_run() -> None:
+    import doctest
+
+    import decayguard.feedback.label_rules as module
+
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0
+    assert result.failed == 0

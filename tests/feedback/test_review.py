@@ -18,12 +18,14 @@ from decayguard.feedback import (
     estimate_reviewed_metrics,
     reviewed_performance,
 )
+from decayguard.feedback.label_rules import LabelRules
 from decayguard.monitoring.tasks import task_for
 from decayguard.store import insert_predictions, review_history
 
 from .feedback_support import MODEL, MakePredictions
 
 RUNS, POPULATION, SHARE = 500, 4000, 0.05
+BINARY_LABELS = LabelRules.for_task("binary", classes=["0", "1"])
 BINARY = task_for("binary", classes=("0", "1"), positive_class="1")
 
 
@@ -81,7 +83,7 @@ def test_queue_serves_sampled_predictions_oldest_first_with_progress(
     store_engine: Engine, make_predictions: MakePredictions
 ) -> None:
     records = make_predictions(12, sampled_every=3)  # req-0, 3, 6, 9 are sampled
-    queue = ReviewQueue(store_engine, MODEL, ["0", "1"])
+    queue = ReviewQueue(store_engine, MODEL, BINARY_LABELS)
     first = queue.next(limit=2)
     assert [i.prediction_id for i in first] == ["req-00000", "req-00003"]
     assert first[0].inputs == dict(records[0].inputs)
@@ -104,7 +106,7 @@ def test_queue_refuses_what_would_corrupt_the_sample(
     store_engine: Engine, make_predictions: MakePredictions
 ) -> None:
     make_predictions(4, sampled_every=2)
-    queue = ReviewQueue(store_engine, MODEL, ["0", "1"])
+    queue = ReviewQueue(store_engine, MODEL, BINARY_LABELS)
     with pytest.raises(PredictionNotFound):
         queue.record("nope", reviewer="ann", status="labeled", value="1")
     with pytest.raises(InputValidationError, match="not sampled") as info:
@@ -125,7 +127,7 @@ def test_reviewed_performance_from_the_store_weights_by_inclusion_probability(
 ) -> None:
     confident = make_predictions(4, prefix="sure", inclusion_prob=0.05, sampled_every=1)
     unsure = make_predictions(4, prefix="edge", inclusion_prob=0.5, sampled_every=1, seed=1)
-    queue = ReviewQueue(store_engine, MODEL, ["0", "1"])
+    queue = ReviewQueue(store_engine, MODEL, BINARY_LABELS)
     for r in confident:  # the model was right on every rarely sampled prediction...
         queue.record(r.id, reviewer="ann", status="labeled", value=str(r.prediction))
     for r in unsure[:3]:  # ...and wrong on the oversampled ones
@@ -152,7 +154,7 @@ def test_reviewed_performance_by_arm_during_a_canary(
     champion = make_predictions(4, prefix="champ", sampled_every=1)
     canary = [replace(r, id=f"canary-{i}", arm="challenger") for i, r in enumerate(champion)]
     insert_predictions(store_engine, canary)
-    queue = ReviewQueue(store_engine, MODEL, ["0", "1"])
+    queue = ReviewQueue(store_engine, MODEL, BINARY_LABELS)
     for r in champion:
         queue.record(r.id, reviewer="ann", status="labeled", value=str(r.prediction))
     for r in canary:
@@ -180,7 +182,7 @@ def test_leases_keep_reviewers_working_at_once_apart(
     store_engine: Engine, make_predictions: MakePredictions
 ) -> None:
     make_predictions(6, sampled_every=2)  # req-0, 2, 4 are sampled
-    queue = ReviewQueue(store_engine, MODEL, ["0", "1"])
+    queue = ReviewQueue(store_engine, MODEL, BINARY_LABELS)
     now = [0.0]
     leases = ReviewLeases(seconds=60, clock=lambda: now[0])
 

@@ -1,4 +1,5 @@
-"""Request-scoped access to what the app factory set up: the config and the store engine."""
+"""Request-scoped access to what the app factory set up: the config, the store engine, and
+the label rules in force (read per request: a new champion may bring new classes)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from fastapi import Depends, Request
 from sqlalchemy.engine import Engine
 
 from decayguard.config import DecayguardConfig
-from decayguard.feedback.review import ReviewQueue, default_label_values
+from decayguard.feedback.label_rules import LabelRules
+from decayguard.feedback.review import ReviewQueue
 
 
 def get_config(request: Request) -> DecayguardConfig:
@@ -21,20 +23,23 @@ def get_engine(request: Request) -> Engine:
     return engine
 
 
-def label_values(config: DecayguardConfig) -> list[str]:
-    """The label values reviewers and label deliveries may use (empty: any)."""
-    return default_label_values(
-        config.model.task, config.model.positive_class, config.feedback.label_values
-    )
+def get_label_rules(
+    config: Annotated[DecayguardConfig, Depends(get_config)],
+    engine: Annotated[Engine, Depends(get_engine)],
+) -> LabelRules:
+    """What labels and review verdicts may be for the project's model."""
+    return LabelRules.for_project(config, engine)
 
 
 def get_review_queue(
     config: Annotated[DecayguardConfig, Depends(get_config)],
     engine: Annotated[Engine, Depends(get_engine)],
+    rules: Annotated[LabelRules, Depends(get_label_rules)],
 ) -> ReviewQueue:
-    return ReviewQueue(engine, config.model.name, label_values(config))
+    return ReviewQueue(engine, config.model.name, rules)
 
 
 ConfigDep = Annotated[DecayguardConfig, Depends(get_config)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
+RulesDep = Annotated[LabelRules, Depends(get_label_rules)]
 QueueDep = Annotated[ReviewQueue, Depends(get_review_queue)]

@@ -10,7 +10,7 @@ from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from decayguard.api.auth import ReadAccess, WriteAccess
-from decayguard.api.deps import ConfigDep, EngineDep, label_values
+from decayguard.api.deps import ConfigDep, EngineDep, RulesDep
 from decayguard.feedback.labels import (
     LabelColumns,
     import_labels,
@@ -27,8 +27,10 @@ def _scalar_text(value: Any) -> Any:
     """Numbers become text (``1`` -> ``"1"``); anything else is left for ``str`` to judge."""
     if isinstance(value, bool):
         return str(int(value))
-    if isinstance(value, int | float):
-        return str(int(value)) if float(value).is_integer() else str(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else str(value)
     return value
 
 
@@ -43,7 +45,8 @@ class LabelIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     value: TextOrNumber = Field(min_length=1, max_length=200)
-    """The true label (``"1"``, ``1`` and ``1.0`` are the same class)."""
+    """The true label: a class name for a classifier (``"1"``, ``1`` and ``1.0`` are the
+    same class), a finite number for a regressor."""
     prediction_id: str | None = Field(default=None, min_length=1, max_length=64)
     """Id of the prediction this label is the truth for."""
     entity_key: TextOrNumber | None = Field(default=None, min_length=1, max_length=200)
@@ -97,9 +100,15 @@ class PredictionLabelOut(BaseModel):
     summary="Deliver ground-truth labels",
 )
 def post_labels(
-    batch: LabelBatchIn, request: Request, config: ConfigDep, engine: EngineDep
+    batch: LabelBatchIn, request: Request, config: ConfigDep, engine: EngineDep, rules: RulesDep
 ) -> dict[str, Any]:
     """Store labels, joined by prediction id or by entity key and event time.
+
+    Each value is checked for the model's task: a regression label must be a finite
+    number (``12.5`` or ``"12.5"``), a classifier's one of its known classes (the
+    configured ``feedback.label_values``, else the serving champion's classes, else
+    ``0``/``1``). A delivery with a bad label is refused whole with a 422 naming the
+    first bad ones (``labels[3].value``) and the value; none of its labels is stored.
 
     The answer accounts for every label: inserted, corrected (the new value wins and the
     old one is kept as history), duplicates (same value again: no change), repeated
@@ -113,7 +122,7 @@ def post_labels(
         columns=LabelColumns(value="value"),
         source=batch.source,
         where="labels[{index}]",
-        allowed_values=label_values(config),
+        rules=rules,
     )
     # One delivery at a time per API process: the store's read-then-write of a label key
     # has no unique constraint to settle two concurrent deliveries of the same key.

@@ -1,7 +1,8 @@
 """Server-rendered web pages: the review page and its static assets (no CDN, no build).
 
 The page is a plain HTML shell; a little vanilla JavaScript calls the JSON API with the
-reviewer's bearer token (kept in the browser's session storage, never in the page).
+reviewer's bearer token (kept in the browser's session storage, never in the page). A
+classifier's reviewer picks a class (buttons and keys); a regressor's types a number.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from string import Template
 from fastapi import APIRouter, HTTPException, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from decayguard.api.deps import ConfigDep, label_values
+from decayguard.api.deps import ConfigDep, RulesDep
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
@@ -38,12 +39,15 @@ def _asset(name: str) -> str:
 
 def keyboard_shortcuts(values: list[str]) -> list[tuple[str, str]]:
     """Keys for label values: single-character values are typed as themselves (``0``,
-    ``1``); otherwise the digits ``1``-``9`` pick values by position.
+    ``1``, ``A``); otherwise the digits ``1``-``9`` pick the first nine by position
+    (every value still gets a button). ``s`` is kept for skipping.
 
         >>> keyboard_shortcuts(["0", "1"])
         [('0', '0'), ('1', '1')]
         >>> keyboard_shortcuts(["cat", "dog"])
         [('1', 'cat'), ('2', 'dog')]
+        >>> keyboard_shortcuts([])  # a regressor: the answer is typed
+        []
     """
     if all(len(v) == 1 and v.lower() not in _RESERVED_KEYS for v in values) and len(
         set(values)
@@ -58,11 +62,15 @@ def index() -> RedirectResponse:
 
 
 @router.get("/review", response_class=HTMLResponse)
-def review_page(config: ConfigDep) -> HTMLResponse:
-    """The review page of the project's model."""
-    values = label_values(config)
+def review_page(config: ConfigDep, rules: RulesDep) -> HTMLResponse:
+    """The review page of the project's model, asking for the answer its task takes: a
+    class (buttons and keys) or a number (a field; Enter records it). The queue repeats
+    how to answer with every item; when that changes (a new champion with other classes)
+    the page reloads itself."""
+    values = list(rules.values)
     page = Template(_asset("review.html")).substitute(
         model_name=html.escape(config.model.name),
+        answer=html.escape(rules.answer, quote=True),
         label_values_json=html.escape(json.dumps(values), quote=True),
         shortcuts_json=html.escape(json.dumps(keyboard_shortcuts(values)), quote=True),
     )

@@ -11,6 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from decayguard.api.auth import ReadAccess, WriteAccess
 from decayguard.api.deps import QueueDep
+from decayguard.api.labels import TextOrNumber
+from decayguard.feedback.label_rules import Answer
 from decayguard.feedback.review import ReviewItem, ReviewLeases, ReviewQueue
 from decayguard.store import review_history
 
@@ -42,9 +44,16 @@ class ReviewItemOut(BaseModel):
 
 
 class QueueOut(BaseModel):
+    """What to review, how far the queue has got, and how to answer."""
+
     items: list[ReviewItemOut]
     progress: ProgressOut
+    answer: Answer
+    """``choice``: pick one of ``label_values`` (a classifier); ``value``: type a number (a
+    regressor). A classifier whose classes are unknown has ``choice`` with no values: any
+    class name is taken."""
     label_values: list[str]
+    """The classes to choose from, in order (empty for a regressor)."""
 
 
 class ReviewIn(BaseModel):
@@ -56,8 +65,9 @@ class ReviewIn(BaseModel):
     reviewer: str = Field(min_length=1, max_length=200)
     """Who reviewed (kept with the review)."""
     status: Literal["labeled", "skipped"]
-    value: str | None = Field(default=None, max_length=200)
-    """The true label; required when labeled, absent when skipped."""
+    value: TextOrNumber | None = Field(default=None, max_length=200)
+    """The true label, checked like a label delivery (a finite number for a regressor, a
+    known class for a classifier); required when labeled, absent when skipped."""
 
 
 class ReviewOut(BaseModel):
@@ -122,6 +132,7 @@ def get_queue(
     return {
         "items": [_item(i) for i in items],
         "progress": _progress(queue),
+        "answer": queue.rules.answer,
         "label_values": queue.label_values,
     }
 
@@ -141,17 +152,19 @@ def get_progress(queue: QueueDep) -> dict[str, int]:
 def post_review(review: ReviewIn, request: Request, queue: QueueDep) -> dict[str, Any]:
     """Record a verdict on a sampled prediction. Reviewing one again later supersedes the
     earlier verdict (the history is kept). Unknown ids get 404; predictions that were not
-    sampled for review, or labels outside the configured values, get 422."""
+    sampled for review, and labels the model's task refuses (not a finite number for a
+    regressor, not a known class for a classifier), get 422 naming ``value``."""
     review_id = queue.record(
         review.prediction_id, reviewer=review.reviewer, status=review.status, value=review.value
     )
+    value = None if review.value is None else queue.rules.check(review.value, "value")
     leases: ReviewLeases = request.app.state.review_leases
     leases.release([review.prediction_id])
     return {
         "id": review_id,
         "prediction_id": review.prediction_id,
         "status": review.status,
-        "value": review.value.strip() if review.value else None,
+        "value": value,
         "progress": _progress(queue),
     }
 

@@ -34,26 +34,26 @@ def import_command(
 
     Columns: the label (model.target, or "label"); prediction_id, or the entity key
     (model.entity_key) with event_time; optionally model_name. Re-importing a file is
-    harmless; a changed value is a correction (the history is kept).
+    harmless; a changed value is a correction (the history is kept). Labels are checked
+    for model.task (a finite number for regression, a known class otherwise): a file
+    with a bad label is refused whole, naming its line and column.
     """
+    from decayguard.feedback.label_rules import LabelRules
     from decayguard.feedback.labels import LabelColumns, import_labels, read_label_file
-    from decayguard.feedback.review import default_label_values
     from decayguard.store import create_store_engine, ensure_schema
 
     cfg = config_for(project)
     if not file.exists():
         raise typer.BadParameter(f"{file} does not exist", param_hint="FILE")
-    records = read_label_file(
-        file,
-        model_name=cfg.model.name,
-        columns=LabelColumns.for_model(cfg.model.target, cfg.model.entity_key),
-        allowed_values=default_label_values(
-            cfg.model.task, cfg.model.positive_class, cfg.feedback.label_values
-        ),
-    )
     engine = create_store_engine(cfg.resolved_store_url)
     try:
         ensure_schema(engine)
+        records = read_label_file(
+            file,
+            model_name=cfg.model.name,
+            columns=LabelColumns.for_model(cfg.model.target, cfg.model.entity_key),
+            rules=LabelRules.for_project(cfg, engine),
+        )
         report = import_labels(engine, records)
     finally:
         engine.dispose()
@@ -64,12 +64,14 @@ def import_command(
             f"{file}: {report.received} labels: {report.inserted} new, "
             f"{report.corrected} corrected, {len(report.duplicates)} already known",
             highlight=False,
+            soft_wrap=True,
         )
         if report.repeated_in_delivery:
             err_console.print(
                 f"repeated in the file (the last one counts): "
                 f"{_listed(report.repeated_in_delivery)}",
                 highlight=False,
+                soft_wrap=True,
             )
         if report.unknown_prediction_ids:
             err_console.print(
@@ -77,12 +79,14 @@ def import_command(
                 f"({len(report.unknown_prediction_ids)}): "
                 f"{_listed(report.unknown_prediction_ids)}",
                 highlight=False,
+                soft_wrap=True,
             )
         if report.unmatched_entity_labels:
             err_console.print(
                 f"stored, but no prediction matches yet ({len(report.unmatched_entity_labels)}): "
                 f"{_listed(report.unmatched_entity_labels)}",
                 highlight=False,
+                soft_wrap=True,
             )
     if fail_on_unknown and report.unknown_prediction_ids:
         # SystemExit, not typer.Exit: the CLI runs click with standalone_mode=False, which

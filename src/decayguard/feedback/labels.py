@@ -26,6 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from decayguard.errors import InputValidationError
+from decayguard.feedback.label_rules import LabelRules
 from decayguard.store import LabelIngestResult, LabelRecord, ingest_labels
 from decayguard.store.schema import labels as label_table
 from decayguard.store.schema import predictions
@@ -171,7 +172,7 @@ def _record(
     columns: LabelColumns,
     default_model: str,
     source: str,
-    allowed: Sequence[str] | None,
+    rules: LabelRules | None,
 ) -> LabelRecord:
     value_column = next(
         (c for c in (columns.value, *columns.value_aliases) if c in row),
@@ -180,11 +181,11 @@ def _record(
     raw = row.get(value_column)
     if _is_missing(raw) or _text(raw) == "":
         raise InputValidationError(f"{where}.{columns.value}", "the label value is missing")
-    value = storable_text(_value_text(raw), f"{where}.{columns.value}", label_table.c.value)
-    if allowed and value not in allowed:
-        raise InputValidationError(
-            f"{where}.{columns.value}", f"{value!r} is not one of the labels {list(allowed)}"
-        )
+    value_field = f"{where}.{columns.value}"
+    value = _value_text(raw)
+    if rules is not None:
+        value = rules.check(value, value_field)
+    value = storable_text(value, value_field, label_table.c.value)
     model_raw = row.get(columns.model_name)
     model = storable_text(
         default_model if _is_missing(model_raw) else _text(model_raw),
@@ -231,13 +232,14 @@ def label_records_from_rows(
     columns: LabelColumns | None = None,
     source: str = "python",
     where: str = "row {index}",
-    allowed_values: Sequence[str] | None = None,
+    rules: LabelRules | None = None,
 ) -> list[LabelRecord]:
     """Validate rows into label records; raises :class:`InputValidationError` naming the
     first bad rows (``row 3.default: the label value is missing``) and stores nothing.
 
     ``where`` locates a row in messages (``{index}``: 0-based, ``{line}``: the CSV line);
-    ``allowed_values`` (when given) are the only label values accepted.
+    ``rules`` (when given) check and normalise each label for the model's task: a
+    regression label must be a finite number, a classifier's one of its known classes.
 
         >>> cols = LabelColumns.for_model(target="default", entity_key="applicant_id")
         >>> [r.key for r in label_records_from_rows(
@@ -256,7 +258,7 @@ def label_records_from_rows(
     for i, row in enumerate(rows):
         try:
             at = where.format(index=i, line=i + 2)
-            records.append(_record(row, at, cols, model_name, source, allowed_values))
+            records.append(_record(row, at, cols, model_name, source, rules))
         except InputValidationError as exc:
             errors.append(exc)
     if len(errors) == 1:
@@ -279,7 +281,7 @@ def label_records_from_frame(
     columns: LabelColumns | None = None,
     source: str = "python",
     where: str = "row {index}",
-    allowed_values: Sequence[str] | None = None,
+    rules: LabelRules | None = None,
 ) -> list[LabelRecord]:
     """Label records from a data frame (one row per label); see :func:`label_records_from_rows`."""
     cols = columns or LabelColumns()
@@ -297,7 +299,7 @@ def label_records_from_frame(
         columns=cols,
         source=source,
         where=where,
-        allowed_values=allowed_values,
+        rules=rules,
     )
 
 
@@ -306,7 +308,7 @@ def read_label_file(
     *,
     model_name: str,
     columns: LabelColumns | None = None,
-    allowed_values: Sequence[str] | None = None,
+    rules: LabelRules | None = None,
 ) -> list[LabelRecord]:
     """Read a CSV or Parquet file of labels (by suffix). Errors name the file and row."""
     p = Path(path)
@@ -330,7 +332,7 @@ def read_label_file(
         columns=columns,
         source=f"file:{p.name}",
         where=f"{escaped}: line {{line}}" if suffix == ".csv" else f"{escaped}: row {{index}}",
-        allowed_values=allowed_values,
+        rules=rules,
     )
 
 

@@ -2,8 +2,9 @@
 
 The queue holds the predictions the serving runtime sampled for review (with their
 inclusion probabilities) that nobody has labeled or skipped yet, oldest first. A
-verdict is either a true label (one of the configured label values) or a skip.
-Reviewing again later is allowed: the latest review of a prediction counts.
+verdict is either a true label (checked like any label delivery: a finite number for a
+regressor, one of the known classes for a classifier; stored as its normalised text)
+or a skip. Reviewing again later is allowed: the latest review of a prediction counts.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from decayguard.errors import InputValidationError
+from decayguard.feedback.label_rules import LabelRules, default_label_values
 from decayguard.feedback.labels import storable_text
 from decayguard.store import (
     ReviewProgress,
@@ -44,16 +46,6 @@ class PredictionNotFound(LookupError):
     def __init__(self, prediction_id: str) -> None:
         super().__init__(f"unknown prediction id {prediction_id!r}")
         self.prediction_id = prediction_id
-
-
-def default_label_values(task: str, positive_class: str, configured: list[str]) -> list[str]:
-    """Label values reviewers choose from: the configured ones, else ``0``/``1`` (binary)."""
-    if configured:
-        return list(configured)
-    if task == "binary":
-        negative = "0" if positive_class != "0" else "1"
-        return sorted({negative, positive_class})
-    return []
 
 
 @dataclass(frozen=True)
@@ -86,12 +78,18 @@ class ReviewItem:
 
 
 class ReviewQueue:
-    """The review queue of ``model_name``; ``label_values`` empty means any value."""
+    """The review queue of ``model_name``; ``rules`` check each verdict's label exactly as
+    label deliveries are checked (:meth:`LabelRules.check`), and store its normalised text."""
 
-    def __init__(self, engine: Engine, model_name: str, label_values: list[str]) -> None:
+    def __init__(self, engine: Engine, model_name: str, rules: LabelRules) -> None:
         self.engine = engine
         self.model_name = model_name
-        self.label_values = label_values
+        self.rules = rules
+
+    @property
+    def label_values(self) -> list[str]:
+        """The classes a reviewer chooses from (empty: the answer is typed)."""
+        return list(self.rules.values)
 
     def next(self, *, limit: int = 1, exclude: tuple[str, ...] = ()) -> list[ReviewItem]:
         """The oldest ``limit`` predictions waiting for review (minus ``exclude``)."""
@@ -127,7 +125,8 @@ class ReviewQueue:
 
         Raises :class:`PredictionNotFound` for an unknown id, and
         :class:`InputValidationError` naming the field for a prediction that was not
-        sampled for review, a label outside ``label_values``, or a value on a skip.
+        sampled for review, a label the rules refuse (not a number for a regressor, not a
+        known class for a classifier), or a value on a skip.
         """
         storable_text(prediction_id, "prediction_id", reviews.c.prediction_id)
         storable_text(reviewer, "reviewer", reviews.c.reviewer)
@@ -145,11 +144,7 @@ class ReviewQueue:
         if status == "labeled":
             if value is None or value.strip() == "":
                 raise InputValidationError("value", "a labeled review needs a value")
-            value = value.strip()
-            if self.label_values and value not in self.label_values:
-                raise InputValidationError(
-                    "value", f"{value!r} is not one of the label values {self.label_values}"
-                )
+            value = self.rules.check(value, "value")
         elif value is not None:
             raise InputValidationError("value", "a skipped review has no value")
         review = ReviewRecord(

@@ -1,13 +1,13 @@
 // The review page: shows the oldest prediction waiting for review and records the
-// reviewer's verdict through the JSON API. Keyboard: the label keys shown, `s` to skip.
+// reviewer's verdict through the JSON API. The page is rendered with how to answer:
+// "choice" (pick a class: buttons, keys shown) or "value" (type a number, Enter records
+// it); `s` skips.
 "use strict";
 
 (function () {
-  const root = document.getElementById("review");
-  const shortcuts = JSON.parse(root.dataset.shortcuts); // [[key, labelValue], ...]
-  const keyToValue = new Map(shortcuts);
   const el = (id) => document.getElementById(id);
-  const state = { item: null, busy: false };
+  const state = { item: null, busy: false, mode: null, numeric: false, keyToValue: new Map() };
+  const NUMBER = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
 
   const settings = {
     get reviewer() { return localStorage.getItem("decayguard.reviewer") || ""; },
@@ -90,7 +90,9 @@
     }
     const body = await response.json();
     showProgress(body.progress);
+    if (answerChanged(body.answer, body.label_values)) return;
     showItem(body.items.length ? body.items[0] : null);
+    focusAnswer();
   }
 
   async function submit(status, value) {
@@ -115,7 +117,11 @@
         say("Not recorded: " + (await explain(response)), true);
         return;
       }
-      say(status === "labeled" ? "Labeled " + id + " as " + value + "." : "Skipped " + id + ".");
+      const recorded = await response.json();
+      say(status === "labeled"
+        ? "Labeled " + id + " as " + recorded.value + "." : "Skipped " + id + ".");
+      el("value-input").value = "";
+      el("value-input").removeAttribute("aria-invalid");
       await loadNext();
     } catch (e) {
       say("Not recorded: " + e, true);
@@ -124,43 +130,100 @@
     }
   }
 
-  function buildChoices() {
+  // How to answer, rendered into the page: [[key, class], ...] for the keys.
+  function buildChoices(values, shortcuts) {
     const choices = el("choices");
     const hints = el("key-hints");
-    for (const [key, value] of shortcuts) {
+    const keyOf = new Map(shortcuts.map(([key, value]) => [value, key]));
+    state.keyToValue = new Map(shortcuts);
+    for (const value of values) {
       const button = document.createElement("button");
       button.type = "button";
       button.dataset.value = value;
-      button.textContent = value + " (" + key + ")";
+      const key = keyOf.get(value);
+      button.textContent = key === undefined ? value : value + " (" + key + ")";
       button.addEventListener("click", () => submit("labeled", value));
       choices.append(button);
+    }
+    for (const [key, value] of shortcuts) {
       const kbd = document.createElement("kbd");
       kbd.textContent = key;
       if (hints.childNodes.length) hints.append(", ");
       hints.append(kbd, " " + value);
     }
-    const skip = document.createElement("button");
-    skip.type = "button";
-    skip.id = "skip";
-    skip.textContent = "skip (s)";
-    skip.addEventListener("click", () => submit("skipped", null));
-    choices.append(skip);
   }
+
+  function useAnswer(answer, values, shortcuts) {
+    state.mode = JSON.stringify([answer, values]);
+    state.numeric = answer === "value";
+    const typed = state.numeric || values.length === 0; // a classifier of unknown classes
+    el("choices").hidden = typed;
+    el("choice-hint").hidden = typed;
+    el("value-form").hidden = !typed;
+    el("value-hint").hidden = !state.numeric;
+    const input = el("value-input");
+    input.inputMode = state.numeric ? "decimal" : "text";
+    input.placeholder = state.numeric ? "a number, e.g. 1250.5" : "class name";
+    el("value-label").textContent = state.numeric ? "True value" : "True class";
+    if (!typed) buildChoices(values, shortcuts);
+  }
+
+  // The queue repeats how to answer; if it changed (a new champion's classes), reload
+  // once to get the new page (twice for the same change means something is off: say so).
+  function answerChanged(answer, values) {
+    const mode = JSON.stringify([answer, values]);
+    if (mode === state.mode) return false;
+    if (sessionStorage.getItem("decayguard.reloaded-for") !== mode) {
+      sessionStorage.setItem("decayguard.reloaded-for", mode);
+      location.reload();
+    } else {
+      say("The review page and the queue disagree on the answers: reload the page.", true);
+    }
+    return true;
+  }
+
+  function focusAnswer() {
+    if (state.item !== null && !el("value-form").hidden) el("value-input").focus();
+  }
+
+  el("value-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const input = el("value-input");
+    const text = input.value.trim();
+    const bad = text === "" ||
+      (state.numeric && !(NUMBER.test(text) && Number.isFinite(Number(text))));
+    input.setAttribute("aria-invalid", bad ? "true" : "false");
+    if (bad) {
+      say(state.numeric
+        ? "Not a number: \u201c" + text + "\u201d. Type the true value, such as 1250.5."
+        : "Type the true class.", true);
+      input.focus();
+      return;
+    }
+    submit("labeled", text);
+  });
 
   document.addEventListener("keydown", (event) => {
     const target = event.target;
-    if (target instanceof HTMLInputElement || event.ctrlKey || event.metaKey || event.altKey) {
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    if (target instanceof HTMLInputElement) {
+      // `s` is never part of a number: in the value field it still skips.
+      if (target.id === "value-input" && state.numeric && event.key === "s") {
+        event.preventDefault();
+        submit("skipped", null);
+      }
       return;
     }
     if (event.key === "s") {
       event.preventDefault();
       submit("skipped", null);
-    } else if (keyToValue.has(event.key)) {
+    } else if (state.keyToValue.has(event.key)) {
       event.preventDefault();
-      submit("labeled", keyToValue.get(event.key));
+      submit("labeled", state.keyToValue.get(event.key));
     }
   });
 
+  el("skip").addEventListener("click", () => submit("skipped", null));
   el("save-settings").addEventListener("click", () => {
     settings.save();
     say("Saved.");
@@ -169,6 +232,8 @@
   });
   el("reviewer").value = settings.reviewer;
   el("token").value = settings.token;
-  buildChoices();
+  const root = el("review");
+  useAnswer(root.dataset.answer, JSON.parse(root.dataset.labelValues),
+    JSON.parse(root.dataset.shortcuts));
   loadNext();
 })();
