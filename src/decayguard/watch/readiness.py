@@ -234,7 +234,7 @@ def _maturity(
     for hours in window_ladder(bins * served.bin_hours):
         cov = coverage(hours)
         if hours > window_hours and cov is not None and cov >= maturity:
-            why = f"a {_duration(hours)} window reaches {cov:.0%} label coverage"
+            why = f"a window of {_duration(hours)} reaches {cov:.0%} label coverage"
             return (
                 True,
                 [KeyChange("monitoring.labels_window_hours", window_hours, hours, why)],
