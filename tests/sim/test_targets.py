@@ -123,7 +123,10 @@ def test_the_regressor_decays_at_the_concept_onset_only(
     assert stable < 0.6 * naive  # the features explain much of the loss
     assert recession < 1.25 * stable  # losses rise a little with the recession: no decay
     assert shocked > 2.0 * recession
-    assert (2_500, 3_100, 6_800) < (stable, recession, shocked) < (2_900, 3_300, 7_100)
+    # The figures of docs/simulator.md (seed 7).
+    assert 2_700 < stable < 2_750
+    assert 3_180 < recession < 3_220
+    assert 6_900 < shocked < 7_000
 
 
 def test_the_grade_classifier_decays_at_the_concept_onset_only(
@@ -136,9 +139,9 @@ def test_the_grade_classifier_decays_at_the_concept_onset_only(
 
     stable, recession, shocked = accuracy(7, 14), accuracy(16, 21), accuracy(22, 28)
     assert list(grade_model.classes_) == list(RISK_GRADES)
-    assert stable > 0.75
     assert abs(recession - stable) < 0.05
-    assert shocked < 0.45
+    # The figures of docs/simulator.md (seed 7).
+    assert (round(stable, 3), round(recession, 3), round(shocked, 3)) == (0.800, 0.829, 0.360)
 
 
 def test_retraining_on_post_shock_labels_recovers_both(simulation: Simulation) -> None:
