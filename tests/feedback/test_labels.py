@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -229,3 +230,132 @@ def test_label_rules_examples_run() -> None:
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0
     assert result.failed == 0
+
+
+REGRESSION = LabelRules.for_task("regression")
+GRADES = LabelRules.for_task("multiclass", classes=["A", "B", "C", "D"])
+LOSS = LabelColumns.for_model(target="loss_amount", entity_key="applicant_id")
+
+
+def test_regression_labels_are_finite_numbers_stored_as_normalised_text() -> None:
+    rows = [
+        {"prediction_id": "req-0", "loss_amount": 1250.5},
+        {"prediction_id": "req-1", "loss_amount": "  980.25 "},
+        {"prediction_id": "req-2", "loss_amount": 3},
+        {"prediction_id": "req-3", "loss_amount": "1e3"},
+    ]
+    records = label_records_from_rows(rows, model_name=MODEL, columns=LOSS, rules=REGRESSION)
+    assert [r.value for r in records] == ["1250.5", "980.25", "3.0", "1000.0"]
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("abc", "'abc' is not a number"),
+        ("nan", "'nan' is not a finite number"),
+        ("inf", "'inf' is not a finite number"),
+        ("-Infinity", "'-Infinity' is not a finite number"),
+        ("12,5", "'12,5' is not a number"),
+    ],
+)
+def test_a_regression_label_that_is_no_finite_number_names_row_field_and_value(
+    value: object, message: str
+) -> None:
+    rows = [{"prediction_id": "req-0", "loss_amount": 10}, {"prediction_id": "req-1"}]
+    rows[1]["loss_amount"] = value
+    with pytest.raises(InputValidationError) as info:
+        label_records_from_rows(rows, model_name=MODEL, columns=LOSS, rules=REGRESSION)
+    assert info.value.field == "row 1.loss_amount"
+    assert message in str(info.value)
+
+
+def test_multiclass_labels_must_be_known_classes() -> None:
+    rows = [{"prediction_id": "req-0", "risk_grade": "B"}, {"prediction_id": "req-1"}]
+    grade = LabelColumns.for_model(target="risk_grade", entity_key=None)
+    assert [
+        r.value
+        for r in label_records_from_rows(rows[:1], model_name=MODEL, columns=grade, rules=GRADES)
+    ] == ["B"]
+    rows[1]["risk_grade"] = "E"
+    with pytest.raises(InputValidationError) as info:
+        label_records_from_rows(rows, model_name=MODEL, columns=grade, rules=GRADES)
+    assert info.value.field == "row 1.risk_grade"
+    assert "'E' is not one of the classes ['A', 'B', 'C', 'D']" in str(info.value)
+
+
+def test_a_delivery_with_one_bad_label_stores_none_of_it(
+    store_engine: Engine, make_predictions: MakePredictions
+) -> None:
+    make_predictions(3)
+    rows = [
+        {"prediction_id": "req-00000", "loss_amount": "100"},
+        {"prediction_id": "req-00001", "loss_amount": "lots"},
+        {"prediction_id": "req-00002", "loss_amount": "300"},
+    ]
+    with pytest.raises(InputValidationError, match="'lots' is not a number"):
+        import_labels(
+            store_engine,
+            label_records_from_rows(rows, model_name=MODEL, columns=LOSS, rules=REGRESSION),
+        )
+    assert current_labels(store_engine, MODEL).empty
+
+
+def test_a_bad_amount_in_a_csv_names_the_file_line_and_column(tmp_path: Path) -> None:
+    path = tmp_path / "losses.csv"
+    path.write_text("prediction_id,loss_amount\nreq-0,1250.5\nreq-1,n/a\n")
+    with pytest.raises(InputValidationError) as info:
+        read_label_file(path, model_name=MODEL, columns=LOSS, rules=REGRESSION)
+    assert info.value.field == f"{path}: line 3.loss_amount"
+    assert "'n/a' is not a number" in str(info.value)
+
+
+def _export(folder: Path, task: str, classes: list[str]) -> Path:
+    from decayguard.config import FeatureSpec
+    from decayguard.registry.manifest import ArtifactManifest
+
+    folder.mkdir(parents=True)
+    ArtifactManifest(
+        model_name=MODEL,
+        model_version="7",
+        flavor="skops",
+        artifact="model.skops",
+        sha256="0" * 64,
+        task=task,  # type: ignore[arg-type]
+        features=[FeatureSpec(name="income")],
+        classes=classes,
+    ).write(folder)
+    return folder
+
+
+def _config(store_engine: Engine, task: str, label_values: list[str]) -> Any:
+    from decayguard.config import DecayguardConfig
+
+    return DecayguardConfig(
+        project={"store_url": str(store_engine.url)},
+        model={"name": MODEL, "task": task, "target": "grade"},
+        feedback={"label_values": label_values},
+    )
+
+
+def test_known_classes_come_from_config_then_the_champion_then_0_1(
+    store_engine: Engine, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from decayguard.store import record_deployment
+
+    multiclass = _config(store_engine, "multiclass", [])
+    assert LabelRules.for_project(multiclass, store_engine).values == ()  # nothing known
+    assert LabelRules.for_project(multiclass, store_engine).check("Z", "v") == "Z"
+    folder = _export(tmp_path / "v7", "multiclass", ["A", "B", "C", "D"])
+    record_deployment(store_engine, MODEL, "7", artifact_uri=str(folder))
+    rules = LabelRules.for_project(multiclass, store_engine)
+    assert (rules.values, rules.answer) == (("A", "B", "C", "D"), "choice")
+    configured = _config(store_engine, "multiclass", ["low", "high"])
+    assert LabelRules.for_project(configured, store_engine).values == ("low", "high")
+    regression = LabelRules.for_project(_config(store_engine, "regression", []), store_engine)
+    assert (regression.values, regression.answer) == ((), "value")
+
+    record_deployment(store_engine, MODEL, "8", artifact_uri=str(tmp_path / "gone"))
+    binary = _config(store_engine, "binary", [])
+    with caplog.at_level("WARNING", logger="decayguard.feedback.label_rules"):
+        assert LabelRules.for_project(binary, store_engine).values == ("0", "1")
+    assert "cannot read the champion's classes" in caplog.text

@@ -200,3 +200,29 @@ def test_leases_keep_reviewers_working_at_once_apart(
     assert ids("carol") == ["req-00002"]
     with pytest.raises(ValueError, match="> 0 seconds"):
         ReviewLeases(seconds=0)
+
+
+def test_review_verdicts_are_checked_like_labels_for_every_task(
+    store_engine: Engine, make_predictions: MakePredictions
+) -> None:
+    make_predictions(4, sampled_every=1)
+    amounts = ReviewQueue(store_engine, MODEL, LabelRules.for_task("regression"))
+    assert amounts.label_values == []
+    assert amounts.rules.answer == "value"
+    amounts.record("req-00000", reviewer="ann", status="labeled", value=" 1250.50 ")
+    for bad in ("abc", "nan", "inf"):
+        with pytest.raises(InputValidationError, match=f"'{bad}' is not") as info:
+            amounts.record("req-00001", reviewer="ann", status="labeled", value=bad)
+        assert info.value.field == "value"
+    grades = ReviewQueue(
+        store_engine, MODEL, LabelRules.for_task("multiclass", classes=["A", "B", "C", "D"])
+    )
+    assert (grades.label_values, grades.rules.answer) == (["A", "B", "C", "D"], "choice")
+    grades.record("req-00002", reviewer="ann", status="labeled", value="C")
+    with pytest.raises(InputValidationError, match="'E' is not one of the classes") as info:
+        grades.record("req-00003", reviewer="ann", status="labeled", value="E")
+    assert info.value.field == "value"
+    assert review_history(store_engine, "req-00000")["value"].tolist() == ["1250.5"]
+    assert review_history(store_engine, "req-00002")["value"].tolist() == ["C"]
+    assert review_history(store_engine, "req-00001").empty
+    assert review_history(store_engine, "req-00003").empty
