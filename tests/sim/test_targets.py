@@ -23,7 +23,8 @@ from decayguard.sim import (
     train_grade_model,
     train_loss_model,
 )
-from decayguard.sim.demo import DEMO_TASKS, DemoSettings
+from decayguard.sim.demo import DemoSettings
+from decayguard.sim.demo_tasks import DEMO_TASKS
 from decayguard.sim.population import loss_amount_median
 
 TASKS = ("binary", "multiclass", "regression")

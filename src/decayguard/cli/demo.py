@@ -16,7 +16,7 @@ from decayguard.cli.common import console
 
 
 class DemoTaskName(StrEnum):
-    """The model tasks the demo can run (``decayguard.sim.demo.DEMO_TASKS``)."""
+    """The model tasks the demo can run (``decayguard.sim.demo_tasks.DEMO_TASKS``)."""
 
     binary = "binary"
     multiclass = "multiclass"

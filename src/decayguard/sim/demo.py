@@ -13,7 +13,7 @@ when each strategy first raised an alert, and lists false alarms and the alerts 
 Simulated time runs far faster than wall-clock time, so the demo triggers each monitor run
 itself (with the simulated ``now``) instead of waiting for the schedule.
 
-``task`` picks what the model predicts in the same world (:data:`DEMO_TASKS`): whether an
+``task`` picks what the model predicts in the same world (``DEMO_TASKS``): whether an
 applicant defaults (binary), their risk grade A-D (multiclass) or the amount lost on the loan
 (regression). Each has its training function, threshold and simulated reviewer.
 """
@@ -39,18 +39,17 @@ from decayguard.alerts.incidents import all_incidents
 from decayguard.config import DecayguardConfig, load_config
 from decayguard.errors import ConfigError, ServiceError
 from decayguard.processes import BackgroundProcess, free_port, python_command
+from decayguard.sim.demo_tasks import DEMO_TASKS, DemoTask
 from decayguard.sim.feast_source import write_feature_history
 from decayguard.sim.population import FEATURE_NAMES
 from decayguard.sim.scenario import LoanScenario, Onset, Strategy
 from decayguard.sim.scoring import Alarm, AlarmScore, score_alarms
 from decayguard.sim.simulation import Simulation
-from decayguard.sim.targets import TARGETS, LoanTarget, Reviewer
+from decayguard.sim.targets import LoanTarget, Reviewer
 from decayguard.sim.traffic import replay_traffic
 from decayguard.store import create_store_engine, upgrade
 
 MARKER = ".decayguard-demo"
-MODEL = "credit-default"
-"""The binary demo's model name (the other tasks' are in :data:`DEMO_TASKS`)."""
 STRATEGY_RULES: dict[Strategy, tuple[str, ...]] = {
     "proxy": ("feature_drift", "prediction_drift", "data_quality", "decay.proxy"),
     "review": ("decay.review",),
@@ -59,40 +58,6 @@ STRATEGY_RULES: dict[Strategy, tuple[str, ...]] = {
 
 Progress = Callable[[str, float], None]
 """Called with a short description and the fraction of the demo done (0 to 1)."""
-
-
-@dataclass(frozen=True)
-class DemoTask:
-    """How the demo sets up a model of one task: its name, the decay thresholds, and the
-    task-specific keys of ``decayguard.yaml``.
-
-    The thresholds come from the simulator's ground truth (``docs/simulator.md``): they lie
-    between the champion's performance before the concept onset (in every 7-day label
-    window, recession included) and after it, so crossing them is a real decay.
-    """
-
-    model_name: str
-    performance_thresholds: dict[str, float]
-    review_strategy: str
-    """``uncertainty`` needs a score in [0, 1] with a decision threshold: binary only."""
-    model_keys: dict[str, Any] = field(default_factory=dict)
-    feedback_keys: dict[str, Any] = field(default_factory=dict)
-
-
-DEMO_TASKS: dict[str, DemoTask] = {
-    # Champion accuracy 0.90 before the rate shock, 0.63-0.67 after it.
-    "binary": DemoTask(MODEL, {"accuracy": 0.8}, "uncertainty", model_keys={"positive_class": "1"}),
-    # Champion accuracy 0.78-0.83 before the rate shock, 0.36 after it.
-    "multiclass": DemoTask(
-        "credit-grade",
-        {"accuracy": 0.65},
-        "uniform",
-        feedback_keys={"label_values": list(TARGETS["multiclass"].classes)},
-    ),
-    # Champion MAE 2,600-3,200 before the rate shock, 6,800-6,900 after it.
-    "regression": DemoTask("credit-loss", {"mae": 4000.0}, "uniform"),
-}
-"""The demo's set-up per ``model.task``."""
 
 
 @dataclass(frozen=True)
