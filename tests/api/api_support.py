@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -46,12 +47,63 @@ def serve(app: FastAPI) -> Iterator[str]:
         sock.close()
 
 
-def project_config(store_url: str, **api: Any) -> DecayguardConfig:
+def project_config(
+    store_url: str,
+    *,
+    model: dict[str, Any] | None = None,
+    feedback: dict[str, Any] | None = None,
+    **api: Any,
+) -> DecayguardConfig:
+    """The test project; ``model`` and ``feedback`` override those sections' keys."""
     return DecayguardConfig(
         project={"store_url": store_url},
-        model={"name": MODEL, "target": "default", "entity_key": "applicant_id"},
+        model={"name": MODEL, "target": "default", "entity_key": "applicant_id", **(model or {})},
+        feedback=feedback or {},
         api={"token": TOKEN, **api},
     )
+
+
+GRADES = ("A", "B", "C", "D")
+TASK_MODELS: dict[str, dict[str, Any]] = {
+    "binary": {},
+    "regression": {"task": "regression", "target": "loss_amount"},
+    "multiclass": {"task": "multiclass", "target": "risk_grade"},
+}
+"""The ``model`` settings of the loan model as each task."""
+
+
+def task_predictions(task: str, n: int, *, sampled_every: int = 2) -> list[PredictionRecord]:
+    """The loan predictions of :func:`applicant_predictions` as a ``task`` model answers
+    them: a default (binary), a loss amount (regression) or a risk grade A-D (multiclass)."""
+    records = applicant_predictions(n, sampled_every=sampled_every)
+    return [replace(r, **_TASK_OUTPUTS[task](i, r.score or 0.0)) for i, r in enumerate(records)]
+
+
+def _binary_outputs(i: int, score: float) -> dict[str, Any]:
+    return {}
+
+
+def _loss_outputs(i: int, score: float) -> dict[str, Any]:
+    amount = round(2_000.0 + 9_000.0 * score, 2)
+    return {"outputs": {"value": amount}, "prediction": repr(amount), "score": None}
+
+
+def _grade_outputs(i: int, score: float) -> dict[str, Any]:
+    raw = [1.0 + ((i + 3 * j) % 4) for j in range(4)]
+    proba = [round(v / sum(raw), 3) for v in raw]
+    best = max(range(4), key=lambda j: proba[j])
+    return {
+        "outputs": {f"proba_{g}": p for g, p in zip(GRADES, proba, strict=True)},
+        "prediction": GRADES[best],
+        "score": proba[best],
+    }
+
+
+_TASK_OUTPUTS = {
+    "binary": _binary_outputs,
+    "regression": _loss_outputs,
+    "multiclass": _grade_outputs,
+}
 
 
 def applicant_predictions(n: int, *, sampled_every: int = 2, prefix: str = "req") -> list:

@@ -18,7 +18,8 @@ from .api_support import ApiFactory, applicant_predictions, project_config, serv
 @pytest.fixture
 def api(store_url: str, store_engine: Engine) -> Iterator[ApiFactory]:
     """Start the control API over the store under test: ``api(**api_settings)`` gives an
-    httpx client (no token sent unless asked) bound to a fresh server."""
+    httpx client (no token sent unless asked) bound to a fresh server; ``model={...}`` and
+    ``feedback={...}`` override those config sections."""
     stack: list[Any] = []
 
     def start(**settings: Any) -> httpx.Client:
