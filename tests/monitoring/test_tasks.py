@@ -164,8 +164,12 @@ def test_whole_pipeline_per_task(name: str) -> None:
     rng = np.random.default_rng(7)
     ref_x, ref_scores, ref_y = generate(rng, 4000)
     reference = task.outputs_from_scores(ref_scores)
-    estimator = task.fit_estimator(ref_x, ref_y, reference)
-    estimator = task.estimator_from_dict(json.loads(json.dumps(task.estimator_to_dict(estimator))))
+    fitted = task.fit_estimator(ref_x, ref_y, reference)
+    estimator = task.estimator_from_dict(json.loads(json.dumps(task.estimator_to_dict(fitted))))
+    probe = task.outputs_from_scores(ref_scores[:300])
+    assert task.estimate(estimator, ref_x[:300], probe).to_dict() == (
+        task.estimate(fitted, ref_x[:300], probe).to_dict()
+    )  # saved and loaded as JSON, it estimates exactly as before
     profile = task.fit_prediction_profile(reference)
     reference_value = task.reference_metric(ref_y, reference)
     for shift, drifts in ((0.0, False), (1.5, True)):
@@ -181,6 +185,13 @@ def test_whole_pipeline_per_task(name: str) -> None:
         assert abs(est.value - real.value) < 3 * (est.upper - est.lower)  # covariate shift only
         if not drifts:
             assert abs(real.value - reference_value) < 0.05
+        weights = 1 / np.linspace(0.2, 1.0, window.n)  # a reviewed sample's design weights
+        reviewed = task.realized(win_y, window, weights=weights)
+        assert reviewed[primary].weighted
+        assert (
+            abs(reviewed[primary].value - real.value)
+            < reviewed[primary].upper - reviewed[primary].lower
+        )
         report = task.detect_prediction_drift(profile, window)
         assert report.drifted is drifts
         assert all(p.name.startswith("prediction_drift.") for p in report.to_points())
