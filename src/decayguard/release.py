@@ -6,8 +6,9 @@ watched"::
     release = release_champion(config, model, holdout, version="1", drift_reference=train)
 
 1. exports the model as a hash-pinned artifact (``registry.export_model``);
-2. scores the labelled ``holdout`` with that *exported* artifact and fits the monitoring
-   baseline (input and output profiles, the label-free estimator, the multivariate test);
+2. scores the labelled ``holdout`` and the drift reference with that *exported* artifact and
+   fits the monitoring baseline with the model's task (input and output profiles on the drift
+   reference, the task's label-free estimator on the holdout, the multivariate test);
 3. writes the MLServer model settings, hot-swapping a running server when ``server_url``
    is given (``serving.deploy.deploy_model``);
 4. records the deployment and an audit event in the store, so the monitor flow knows which
@@ -75,8 +76,10 @@ def release_champion(
 
     ``holdout`` holds the model's features and its label column (``model.target``) on data
     it was not trained on: it calibrates the label-free estimator and profiles the outputs.
-    ``drift_reference`` (default: ``holdout``) is what input drift is measured against,
-    typically the whole training period.
+    ``drift_reference`` (default: ``holdout``) is what input and output drift are measured
+    against, typically the whole training period (a holdout cut from its end may be one
+    unrepresentative weekend). The model scores it for the output profile: a model that
+    memorises its training rows (deep trees, say) should get a reference it did not train on.
     """
     from decayguard.monitoring.tasks import task_for
     from decayguard.registry import export_model, load_model
@@ -109,6 +112,7 @@ def release_champion(
     task = task_for(manifest.task, classes=manifest.classes, positive_class=manifest.positive_class)
     outputs = task.outputs_from_scores(exported.model.predict_scores(holdout[order]))
     reference = drift_reference if drift_reference is not None else holdout
+    reference_outputs = task.outputs_from_scores(exported.model.predict_scores(reference[order]))
     baseline = MonitoringBaseline.fit(
         name,
         version,
@@ -120,6 +124,7 @@ def release_champion(
         numeric=numeric,
         categorical=categorical,
         confidence=cfg.monitoring.confidence,
+        reference_outputs=reference_outputs,
     )
     saved = baseline.save(baseline_path(state, name, version))
     deploy_model(cfg, folder, server_url=server_url)

@@ -145,3 +145,37 @@ def test_quiet_before_the_onsets_and_alarmed_after(
     assert len(notifier.sent) == count, "one incident, one alert"
     tracker.process(quiet.signals, now=late.now + timedelta(hours=2))
     assert any(n.kind == "resolved" for n in notifier.sent[count:])
+
+
+def test_the_shadow_arm_is_not_counted_in_the_champions_window(
+    store_engine: Engine, world: dict[str, object]
+) -> None:
+    """A challenger in shadow re-scores every request: counting its rows would double the
+    inputs (overconfident drift tests) and mix its outputs into the champion's."""
+    sim, model = world["sim"], world["model"]
+    live = sim.live_frame().iloc[:300]  # type: ignore[attr-defined]
+    scores = model.predict_proba(live[FEATURES])[:, 1]  # type: ignore[attr-defined]
+    records = []
+    for row, score in zip(live.itertuples(index=False), scores, strict=True):
+        for arm, suffix, p in (("champion", "", float(score)), ("shadow", ":shadow", 0.99)):
+            records.append(
+                PredictionRecord(
+                    id=f"shadowtest-{row.request_id}{suffix}",
+                    ts=row.event_timestamp.to_pydatetime(),
+                    model_name="shadow-test",
+                    model_version="1",
+                    arm=arm,
+                    inputs={f: getattr(row, f) for f in FEATURES},
+                    outputs={"proba_0": 1 - p, "proba_1": p},
+                    prediction="1" if p >= 0.5 else "0",
+                    score=p,
+                )
+            )
+    insert_predictions(store_engine, records)
+    cfg = _config()
+    cfg.model.name = "shadow-test"
+    cfg.monitoring.window_hours = 24 * 30
+    end = live["event_timestamp"].max().to_pydatetime() + timedelta(seconds=1)
+    report = run_checks(cfg, store_engine, world["baseline"], end, write=False)  # type: ignore[arg-type]
+    assert report.n_predictions == 300
+    assert not report.prediction_drift, "the shadow's confident scores are not the champion's"

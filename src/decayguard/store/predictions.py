@@ -227,6 +227,14 @@ class PredictionWindow:
         """Everything, with ``inputs.``/``outputs.`` prefixed column names."""
         return arrow_to_pandas(self.table)
 
+    def without_arm(self, arm: str) -> PredictionWindow:
+        """The same window without the predictions of ``arm`` (e.g. ``shadow``: scored
+        silently beside the champion, never answered)."""
+        if not len(self):
+            return self
+        keep = pc.invert(pc.fill_null(pc.equal(self.table.column("arm"), arm), False))
+        return PredictionWindow(self.model_name, self.start, self.end, self.table.filter(keep))
+
 
 def _empty_table() -> pa.Table:
     return records_to_arrow([])

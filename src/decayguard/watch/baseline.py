@@ -62,8 +62,14 @@ class MonitoringBaseline:
         numeric: list[str] | None = None,
         categorical: list[str] | None = None,
         confidence: float = 0.95,
+        reference_outputs: ModelOutputs | None = None,
     ) -> MonitoringBaseline:
-        """``holdout`` holds the features of the rows ``outputs`` and ``y_true`` describe."""
+        """``holdout`` holds the features of the rows ``outputs`` and ``y_true`` describe.
+
+        ``reference_outputs`` are the model's outputs on ``drift_reference``: the output
+        profile is fitted on them when given (the same period as the input profile — a
+        holdout cut from the end of the training period may be a weekend, say), else on
+        ``outputs``."""
         profile = ReferenceProfile(numeric=numeric, categorical=categorical).fit(drift_reference)
         estimator = None
         metrics: dict[str, float] = {}
@@ -84,7 +90,9 @@ class MonitoringBaseline:
             model_version=model_version,
             task=task,
             features=profile,
-            predictions=task.fit_prediction_profile(outputs),
+            predictions=task.fit_prediction_profile(
+                reference_outputs if reference_outputs is not None else outputs
+            ),
             estimator=estimator,
             multivariate=multivariate,
             reference_metrics=metrics,

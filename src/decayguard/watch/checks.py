@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 from decayguard.alerts.incidents import Signal
 from decayguard.config import DecayguardConfig
 from decayguard.feedback.estimates import reviewed_performance
-from decayguard.feedback.realized import realized_performance
+from decayguard.feedback.realized import SHADOW_ARM, realized_performance
 from decayguard.monitoring import (
     DEFAULT_METHODS,
     DecayDecision,
@@ -353,7 +353,8 @@ def run_checks(
     now = (now or datetime.now(UTC)).astimezone(UTC)
     mon = cfg.monitoring
     start = now - timedelta(hours=mon.window_hours)
-    window = read_window(engine, cfg.model.name, start, now)
+    # the shadow arm re-scores the same requests: its rows would count every input twice
+    window = read_window(engine, cfg.model.name, start, now).without_arm(SHADOW_ARM)
     report = CheckReport(cfg.model.name, baseline.model_version, now, len(window))
     points = _Points(report, start, now)
     if len(window) >= mon.min_window_rows:
