@@ -10,14 +10,17 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import uvicorn
 from fastapi import FastAPI
+from sqlalchemy.engine import Engine
 
-from decayguard.config import DecayguardConfig
-from decayguard.store import PredictionRecord
+from decayguard.config import DecayguardConfig, FeatureSpec
+from decayguard.registry.manifest import ArtifactManifest
+from decayguard.store import PredictionRecord, record_deployment
 
 MODEL = "credit-default"
 TOKEN = "s3cret-review-token"
@@ -141,3 +144,21 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
 ApiFactory = Callable[..., httpx.Client]
+
+
+def deploy_champion(
+    engine: Engine, folder: Path, task: str, classes: list[str], version: str = "4"
+) -> None:
+    """Record a champion deployment whose exported manifest (no model file) names ``classes``."""
+    folder.mkdir(parents=True)
+    ArtifactManifest(
+        model_name=MODEL,
+        model_version=version,
+        flavor="skops",
+        artifact="model.skops",
+        sha256="0" * 64,
+        task=task,  # type: ignore[arg-type]
+        features=[FeatureSpec(name="income")],
+        classes=classes,
+    ).write(folder)
+    record_deployment(engine, MODEL, version, artifact_uri=str(folder))

@@ -8,38 +8,28 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import Engine
 
-from decayguard.config import FeatureSpec
-from decayguard.registry.manifest import ArtifactManifest
 from decayguard.store import (
     PredictionRecord,
     current_labels,
     insert_predictions,
-    record_deployment,
     review_history,
 )
 
-from .api_support import AUTH, GRADES, MODEL, TASK_MODELS, ApiFactory, task_predictions
+from .api_support import (
+    AUTH,
+    GRADES,
+    MODEL,
+    TASK_MODELS,
+    ApiFactory,
+    deploy_champion,
+    task_predictions,
+)
 
 
 def _seed(engine: Engine, task: str) -> list[PredictionRecord]:
     records = task_predictions(task, 20)
     insert_predictions(engine, records)
     return records
-
-
-def _deploy_champion(engine: Engine, folder: Path, task: str, classes: list[str]) -> None:
-    folder.mkdir(parents=True)
-    ArtifactManifest(
-        model_name=MODEL,
-        model_version="4",
-        flavor="skops",
-        artifact="model.skops",
-        sha256="0" * 64,
-        task=task,  # type: ignore[arg-type]
-        features=[FeatureSpec(name="income")],
-        classes=classes,
-    ).write(folder)
-    record_deployment(engine, MODEL, "4", artifact_uri=str(folder))
 
 
 def test_regression_labels_are_numbers_and_a_bad_one_is_a_422_naming_it(
@@ -120,7 +110,7 @@ def test_multiclass_classes_come_from_the_champion_and_others_are_refused(
     api: ApiFactory, store_engine: Engine, tmp_path: Path
 ) -> None:
     seeded = _seed(store_engine, "multiclass")
-    _deploy_champion(store_engine, tmp_path / "champion", "multiclass", list(GRADES))
+    deploy_champion(store_engine, tmp_path / "champion", "multiclass", list(GRADES))
     client = api(model=TASK_MODELS["multiclass"])
     queue = client.get("/api/v1/reviews/queue").json()
     assert (queue["answer"], queue["label_values"]) == ("choice", ["A", "B", "C", "D"])
@@ -152,6 +142,6 @@ def test_configured_label_values_win_over_the_champion(
     api: ApiFactory, store_engine: Engine, tmp_path: Path, task: str
 ) -> None:
     _seed(store_engine, task)
-    _deploy_champion(store_engine, tmp_path / "champion", task, ["x", "y"])
+    deploy_champion(store_engine, tmp_path / "champion", task, ["x", "y"])
     client = api(model=TASK_MODELS[task], feedback={"label_values": ["no", "yes"]})
     assert client.get("/api/v1/reviews/queue").json()["label_values"] == ["no", "yes"]

@@ -136,12 +136,19 @@
     const hints = el("key-hints");
     const keyOf = new Map(shortcuts.map(([key, value]) => [value, key]));
     state.keyToValue = new Map(shortcuts);
+    for (const [key, value] of shortcuts) { // `b` picks class B too, unless `b` is a class
+      const other = key === key.toLowerCase() ? key.toUpperCase() : key.toLowerCase();
+      if (!state.keyToValue.has(other) && other.toLowerCase() !== "s") {
+        state.keyToValue.set(other, value);
+      }
+    }
     for (const value of values) {
       const button = document.createElement("button");
       button.type = "button";
       button.dataset.value = value;
       const key = keyOf.get(value);
-      button.textContent = key === undefined ? value : value + " (" + key + ")";
+      // A class typed as itself needs no "(key)"; one picked by position does.
+      button.textContent = key === undefined || key === value ? value : value + " (" + key + ")";
       button.addEventListener("click", () => submit("labeled", value));
       choices.append(button);
     }
@@ -155,6 +162,9 @@
 
   function useAnswer(answer, values, shortcuts) {
     state.mode = JSON.stringify([answer, values]);
+    if (sessionStorage.getItem("decayguard.reloaded-for") === state.mode) {
+      sessionStorage.removeItem("decayguard.reloaded-for"); // the reload got the new page
+    }
     state.numeric = answer === "value";
     const typed = state.numeric || values.length === 0; // a classifier of unknown classes
     el("choices").hidden = typed;
