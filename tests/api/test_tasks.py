@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from sqlalchemy.engine import Engine
 
@@ -145,3 +146,30 @@ def test_configured_label_values_win_over_the_champion(
     deploy_champion(store_engine, tmp_path / "champion", task, ["x", "y"])
     client = api(model=TASK_MODELS[task], feedback={"label_values": ["no", "yes"]})
     assert client.get("/api/v1/reviews/queue").json()["label_values"] == ["no", "yes"]
+
+
+@pytest.mark.parametrize("task", ["regression", "multiclass"])
+def test_reviewed_performance_weights_the_normalised_reviews_by_1_over_p(
+    api: ApiFactory, store_engine: Engine, task: str
+) -> None:
+    """Reviews sent as typed (``" 4500.5 "``, ``"2e3"``) are stored normalised, so the
+    Hajek estimate reads them as the task's truth, each weighted by 1 / p."""
+    seeded = _seed(store_engine, task)
+    client = api(model=TASK_MODELS[task], feedback={"label_values": list(GRADES)})
+    sampled = [r for r in seeded if r.review_sampled][:4]
+    truth = ["3000", " 4500.5 ", "2e3", "8000"] if task == "regression" else ["B", "A", "D", "B"]
+    for record, value in zip(sampled, truth, strict=True):
+        body = {"prediction_id": record.id, "reviewer": "ann", "status": "labeled"}
+        answer = client.post("/api/v1/reviews", headers=AUTH, json={**body, "value": value})
+        assert answer.status_code == 201, answer.text
+    metrics = client.get("/api/v1/performance/reviewed").json()["metrics"]
+    w = np.array([1 / float(r.inclusion_prob or 1) for r in sampled])
+    if task == "regression":
+        predicted = np.array([float(r.prediction or 0) for r in sampled])
+        error = np.abs(np.array([float(v) for v in truth]) - predicted)
+        assert metrics["mae"]["value"] == pytest.approx(float(np.sum(w * error) / np.sum(w)))
+        assert metrics["mae"]["weighted"] is True
+    else:
+        hit = np.array([r.prediction == v for r, v in zip(sampled, truth, strict=True)])
+        assert metrics["accuracy"]["value"] == pytest.approx(float(np.sum(w * hit) / np.sum(w)))
+    assert len({float(r.inclusion_prob or 1) for r in sampled}) > 1  # unequal weights
