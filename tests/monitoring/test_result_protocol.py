@@ -46,7 +46,7 @@ def _results() -> dict[str, MonitoringResult]:
         "quality": assess_data_quality(profile, window),
         "multivariate": pca.detect(window),
         "realized": realized_classification_metrics(y, y, rng.random(300), n_bootstrap=50),
-        "multiclass": realized_multiclass_metrics(y, y, None, [0, 1], n_bootstrap=50),
+        "multiclass": realized_multiclass_metrics(y, y, None, [0, 1]),
         "regression": realized_regression_metrics(rng.normal(size=50), rng.normal(size=50)),
         "prediction_drift": task.detect_prediction_drift(
             task.fit_prediction_profile(outputs), task.outputs_from_scores(rng.random(300) ** 3)
