@@ -25,18 +25,23 @@ from decayguard.store import (
     upgrade,
 )
 
-from .api_support import MODEL, TOKEN, applicant_predictions
+from .api_support import MODEL, TASK_MODELS, TOKEN, applicant_predictions, task_predictions
 
 CliRunner = Callable[..., tuple[int, str, str]]
 DECAYGUARD = str(Path(sys.executable).with_name("decayguard"))
 ENV = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
 
 
-def _write_project(folder: Path, **api: object) -> Path:
+def _write_project(folder: Path, model: dict[str, object] | None = None, **api: object) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     config = {
         "project": {"name": "loans", "store_url": "sqlite:///.decayguard/store.db"},
-        "model": {"name": MODEL, "target": "default", "entity_key": "applicant_id"},
+        "model": {
+            "name": MODEL,
+            "target": "default",
+            "entity_key": "applicant_id",
+            **(model or {}),
+        },
         "api": {"token": TOKEN, **api},
     }
     (folder / "decayguard.yaml").write_text(yaml.safe_dump(config))
@@ -128,6 +133,30 @@ def test_labels_import_refuses_a_bad_file_with_one_line(project: Path, cli: CliR
     )
     engine = create_store_engine(f"sqlite:///{project}/.decayguard/store.db")
     assert current_labels(engine, MODEL).empty  # nothing of a refused file is stored
+    engine.dispose()
+
+
+def test_labels_import_of_a_regressor_names_the_line_column_and_value(
+    tmp_path: Path, cli: CliRunner
+) -> None:
+    folder = _write_project(tmp_path / "losses", model=TASK_MODELS["regression"])
+    engine = create_store_engine(f"sqlite:///{folder}/.decayguard/store.db")
+    upgrade(engine)
+    insert_predictions(engine, task_predictions("regression", 4))
+    (folder / "losses.csv").write_text(
+        "prediction_id,loss_amount\nreq-0000,1250.5\nreq-0001,n/a\nreq-0002,inf\n"
+    )
+    code, _, err = cli("labels", "import", "losses.csv", cwd=folder)
+    assert code == 2
+    assert err.strip() == (
+        "error: input 'losses.csv: line 3.loss_amount': 'n/a' is not a number (and 1 more: "
+        "input 'losses.csv: line 4.loss_amount': 'inf' is not a finite number)"
+    )
+    assert current_labels(engine, MODEL).empty
+    (folder / "losses.csv").write_text("prediction_id,loss_amount\nreq-0000,1250.5\n")
+    code, out, _ = cli("labels", "import", "losses.csv", cwd=folder)
+    assert (code, "1 labels: 1 new" in out) == (0, True)
+    assert current_labels(engine, MODEL)["value"].tolist() == ["1250.5"]
     engine.dispose()
 
 
