@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, Protocol
 from urllib.parse import unquote, urlparse
@@ -26,6 +27,7 @@ from sqlalchemy.engine import Engine
 
 from decayguard.config import DecayguardConfig
 from decayguard.errors import ArtifactError, InputValidationError
+from decayguard.registry.manifest import MANIFEST_FILENAME
 
 __all__ = [
     "ANSWERS",
@@ -82,7 +84,6 @@ def _folder(uri: str) -> Path | None:
 def champion_classes(engine: Engine, model_name: str) -> list[str]:
     """The classes in the manifest of the champion serving ``model_name`` (empty: none
     deployed, a regressor, or an artifact this process cannot read, which is logged)."""
-    from decayguard.registry.manifest import ArtifactManifest
     from decayguard.store.labels import champion_artifact_uri
 
     uri = champion_artifact_uri(engine, model_name)
@@ -93,10 +94,20 @@ def champion_classes(engine: Engine, model_name: str) -> list[str]:
         log.warning("champion of %s is at %s, not a local folder: classes unknown", model_name, uri)
         return []
     try:
-        return list(ArtifactManifest.read(folder).classes)
-    except ArtifactError as exc:
+        stat = (folder / MANIFEST_FILENAME).stat()
+        return list(_manifest_classes(str(folder), stat.st_mtime_ns, stat.st_size))
+    except (OSError, ArtifactError) as exc:
         log.warning("cannot read the champion's classes of %s: %s", model_name, exc)
         return []
+
+
+@lru_cache(maxsize=32)
+def _manifest_classes(folder: str, mtime_ns: int, size: int) -> tuple[str, ...]:
+    """A manifest's classes, read once per version of the file (it also holds thousands of
+    reference scores: parsing it costs milliseconds, and every review request asks)."""
+    from decayguard.registry.manifest import ArtifactManifest
+
+    return tuple(ArtifactManifest.read(Path(folder)).classes)
 
 
 @dataclass(frozen=True, slots=True)
