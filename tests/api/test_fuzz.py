@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 from decayguard.api import create_app
 from decayguard.store import insert_predictions
 
-from .api_support import AUTH, applicant_predictions, project_config, serve
+from .api_support import AUTH, TASK_MODELS, project_config, serve, task_predictions
 
 hypothesis = pytest.importorskip("hypothesis", reason="hypothesis is a dev dependency")
 st = hypothesis.strategies
@@ -25,6 +25,7 @@ scalars = (
     | st.integers()
     | st.floats(allow_nan=False, allow_infinity=False)
     | text
+    | st.sampled_from(["12.5", "NaN", "-inf", "1e999", "1_000", "0x1p3"])
 )
 json_values = st.recursive(
     scalars,
@@ -45,15 +46,20 @@ review_bodies = st.fixed_dictionaries(
         "prediction_id": st.sampled_from(["req-0000", "req-0001", "ghost"]) | json_values,
         "reviewer": text | json_values,
         "status": st.sampled_from(["labeled", "skipped", "done"]) | json_values,
-        "value": st.sampled_from(["0", "1", "7"]) | json_values,
+        "value": st.sampled_from(["0", "1", "7", "12.5", "nan"]) | json_values,
     },
 )
 
 
-@pytest.fixture
-def client(store_url: str, store_engine: Engine) -> Iterator[httpx.Client]:
-    insert_predictions(store_engine, applicant_predictions(4))
-    app = create_app(project_config(store_url), engine=store_engine)
+@pytest.fixture(params=["binary", "regression"])
+def client(
+    store_url: str, store_engine: Engine, request: pytest.FixtureRequest
+) -> Iterator[httpx.Client]:
+    """The API of the loan model as a classifier and as a regressor (numeric labels)."""
+    insert_predictions(store_engine, task_predictions(request.param, 4))
+    app = create_app(
+        project_config(store_url, model=TASK_MODELS[request.param]), engine=store_engine
+    )
     with serve(app) as base, httpx.Client(base_url=base, headers=AUTH, timeout=30) as http:
         yield http
 
