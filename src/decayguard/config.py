@@ -156,9 +156,10 @@ class FeedbackConfig(_Section):
     """Relative weight of the most confident predictions under ``uncertainty`` (keeps every
     inclusion probability above zero, which unbiased weighted estimates need)."""
     label_values: list[str] = Field(default_factory=list)
-    """Label values offered to reviewers, in order. On the review page one-character values
-    are typed as themselves, longer ones by position (``1``-``9``). Empty: ``0`` and ``1``
-    for binary models."""
+    """Class labels offered to reviewers and accepted as ground truth, in order (classifiers).
+    On the review page one-character values are typed as themselves, longer ones by
+    position (``1``-``9``). Empty: the serving champion's classes, else ``0`` and ``1`` for
+    binary models. Regression labels are numbers and ignore this key."""
     review_lease_seconds: float = Field(default=300.0, gt=0)
     """How long a prediction shown to one reviewer is kept from the others."""
 

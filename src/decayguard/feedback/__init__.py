@@ -16,6 +16,7 @@ if TYPE_CHECKING:
         estimate_reviewed_metrics,
         reviewed_performance,
     )
+    from decayguard.feedback.label_rules import LabelRules
     from decayguard.feedback.labels import (
         LabelColumns,
         LabelImportReport,
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
 _EXPORTS = {
     "LabelColumns": "decayguard.feedback.labels",
     "LabelImportReport": "decayguard.feedback.labels",
+    "LabelRules": "decayguard.feedback.label_rules",
     "PredictionNotFound": "decayguard.feedback.review",
     "RealizedWindow": "decayguard.feedback.realized",
     "ReviewBudget": "decayguard.feedback.sampling",
@@ -72,6 +74,7 @@ __all__ = [
     "STRATEGIES",
     "LabelColumns",
     "LabelImportReport",
+    "LabelRules",
     "PredictionNotFound",
     "RealizedWindow",
     "ReviewBudget",

@@ -352,7 +352,8 @@ class RegressionTask(ModelTask):
 
     @staticmethod
     def _number(value: object) -> float:
-        if isinstance(value, bool | np.bool_):
+        if isinstance(value, bool | np.bool_) or (isinstance(value, str) and "_" in value):
+            # bools are not amounts; "1_000" is Python syntax, not data (float() takes it)
             raise InputValidationError(LABEL_FIELD, f"{value!r} is not a number")
         try:
             number = float(value)  # type: ignore[arg-type]
