@@ -208,9 +208,35 @@ def errors(estimated: list[float], truth: list[float]) -> dict[str, float]:
     }
 
 
+def dle_coverage(worlds: int, chunks: int) -> dict[str, float]:
+    """Share of 95% DLE intervals holding the realized MAE / RMSE, per half, over ``worlds``
+    reference fits (the loss model's own error varies between fits, not between chunks)."""
+    hits: dict[str, list[bool]] = {}
+    for world in range(worlds):
+        rng = np.random.default_rng(1000 + world)
+        reference = regression_world(N_REFERENCE, rng, shifted=False)
+        dle = DirectLossEstimator(seed=world).fit(
+            reference[FEATURES], reference["y_true"], reference["y_pred"]
+        )
+        for shifted in (False, True):
+            for _ in range(chunks):
+                part = regression_world(CHUNK, rng, shifted)
+                report = dle.estimate(part[FEATURES], part["y_pred"])
+                truth = realized(part)
+                for metric in ("mae", "rmse"):
+                    key = f"dle_{metric}_coverage_{'shifted' if shifted else 'unshifted'}"
+                    est = report[metric]
+                    hits.setdefault(key, []).append(est.lower <= truth[metric][0] <= est.upper)
+    return {key: float(np.mean(v)) for key, v in hits.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5, help="worlds to average over")
+    parser.add_argument(
+        "--coverage-worlds", type=int, default=20, help="reference fits for DLE coverage"
+    )
+    parser.add_argument("--coverage-chunks", type=int, default=50, help="chunks per half")
     args = parser.parse_args()
     python = peer_python()
     table: dict[tuple[str, str], list[dict[str, float]]] = {}
@@ -253,6 +279,12 @@ def main() -> None:
             result[f"{key}_{half}"] = round(mean[("ours", metric)][half], 5)
             result[f"nannyml_{key}_{half}"] = round(mean[("nannyml", metric)][half], 5)
     result["dle_fit_seconds"] = round(float(np.mean(timings["ours_dle_fit"])), 2)
+    if args.coverage_worlds:
+        coverage = dle_coverage(args.coverage_worlds, args.coverage_chunks)
+        n = args.coverage_worlds * args.coverage_chunks
+        for key, share in coverage.items():
+            print(f"{key}: {share:.3f} of {n} chunks of {CHUNK} rows")
+            result[key] = round(share, 4)
     print("RESULT " + json.dumps(result))
 
 

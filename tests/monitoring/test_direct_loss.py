@@ -22,7 +22,7 @@ def world(
     """Heteroscedastic regression: the error grows with ``x`` and depends on the city."""
     x = rng.uniform(x_low, 2.0, n)
     city = rng.choice(CITIES, n, p=city_p)
-    scale = 0.2 + 0.5 * x + np.vectorize(NOISE.get)(city)
+    scale = 0.2 + 0.5 * x + pd.Series(city).map(NOISE).to_numpy()
     y = 3 * x + rng.normal(0, scale)
     frame = pd.DataFrame({"x": x, "city": pd.Categorical(city), "flag": rng.random(n) < 0.5})
     return frame, y, 3 * x
@@ -93,3 +93,19 @@ def test_unfitted_use_and_bad_input_raise_errors_of_the_hierarchy() -> None:
         estimator.estimate(features.iloc[:0], pred[:0])
     with pytest.raises(MonitoringError, match="predictions"):
         estimator.estimate(features, pred[:10])
+
+
+def test_interval_covers_the_realized_error_in_unshifted_windows() -> None:
+    """Coverage over several reference fits: the loss model's own error varies between fits."""
+    hits = {"mae": [], "rmse": []}
+    for seed in range(3):
+        rng = np.random.default_rng(100 + seed)
+        features, y, pred = world(3000, rng)
+        estimator = DirectLossEstimator(seed=seed).fit(features, y, pred)
+        for _ in range(40):
+            f_cur, y_cur, p_cur = world(400, rng)
+            report = estimator.estimate(f_cur, p_cur)
+            for name, value in realized(y_cur, p_cur).items():
+                hits[name].append(report[name].lower <= value <= report[name].upper)
+    for name, values in hits.items():
+        assert 0.9 <= np.mean(values) <= 0.995, (name, np.mean(values))

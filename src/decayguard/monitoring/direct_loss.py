@@ -196,6 +196,12 @@ class DirectLossEstimator:
         )
         return lgb.train(self._params(), data, num_boost_round=self.n_estimators)
 
+    def _predict(self, model: lgb.Booster, x: Floats) -> Floats:
+        """A loss model's prediction, floored at 0 (threads passed again: a loaded model
+        would otherwise use LightGBM's default, slower on shared cores)."""
+        raw = model.predict(x, num_threads=self.num_threads)
+        return np.maximum(np.asarray(raw, dtype=np.float64), 0.0)
+
     def fit(self, features: pd.DataFrame, y_true: ArrayLike, y_pred: ArrayLike) -> Self:
         unknown = [m for m in self.metrics if m not in DLE_METRICS]
         if unknown or not self.metrics:
@@ -224,7 +230,7 @@ class DirectLossEstimator:
             for k in range(self.n_folds):
                 held = folds == k
                 model = self._train(x[~held], target[~held])
-                out_of_fold[held] = model.predict(x[held])
+                out_of_fold[held] = self._predict(model, x[held])
                 models.append(model)
             self.loss_models_[metric] = models
             self.noise_models_[metric] = self._train(x, (target - out_of_fold) ** 2)
@@ -248,11 +254,11 @@ class DirectLossEstimator:
         z = z_value(self.confidence)
         out = {}
         for metric, models in self.loss_models_.items():
-            fold_means = np.array([np.maximum(m.predict(x), 0.0).mean() for m in models])
+            fold_means = np.array([self._predict(m, x).mean() for m in models])
             mean = float(fold_means.mean())
             k = fold_means.size
             jackknife = (k - 1) / k * float(np.sum((fold_means - mean) ** 2))
-            noise = float(np.maximum(self.noise_models_[metric].predict(x), 0.0).sum()) / n**2
+            noise = float(self._predict(self.noise_models_[metric], x).sum()) / n**2
             half = z * float(np.sqrt(noise + jackknife))
             lower, upper = max(mean - half, 0.0), mean + half
             if metric == "rmse":
