@@ -4,9 +4,10 @@
 data, then treats each calibrated probability as the chance the row is positive: summing them
 gives the *expected* confusion matrix (accuracy, precision, recall, F1) and the expected ROC AUC.
 Its interval is the central range of the realized metric over label sets drawn from those
-probabilities (a parametric bootstrap); the calibration's own uncertainty (finite reference) is
-not included. It assumes calibration transfers: the score-to-outcome
-relation is unchanged (covariate shift, not concept shift).
+probabilities (a parametric bootstrap), each set from its own calibration drawn from the
+calibration's uncertainty (isotonic: a Beta posterior per block; Platt: the coefficients'
+asymptotic normal law), so a small reference widens it. It assumes calibration transfers:
+the score-to-outcome relation is unchanged (covariate shift, not concept shift).
 
 :class:`DirectLossEstimator` (DLE, regressors) lives in :mod:`decayguard.monitoring.direct_loss`
 and is re-exported here.
@@ -54,6 +55,11 @@ class Calibrator(ABC):
     @abstractmethod
     def predict(self, scores: Floats) -> Floats: ...
 
+    def draw(self, scores: Floats, rng: np.random.Generator, size: int) -> Floats:
+        """``size`` rows of probabilities from calibrations as likely as this one given the
+        finite reference (its own uncertainty); by default the fitted calibration repeated."""
+        return np.broadcast_to(self.predict(scores), (size, scores.size))
+
     @abstractmethod
     def to_dict(self) -> dict[str, Any]: ...
 
@@ -71,13 +77,45 @@ class IsotonicCalibrator(Calibrator):
         )
         self.x_ = np.asarray(model.X_thresholds_, dtype=np.float64)
         self.y_ = np.asarray(model.y_thresholds_, dtype=np.float64)
+        # reference rows per block (a run of equal values): each row lies between the block's
+        # end points, so the threshold at or below its score names its block
+        block = self._blocks()
+        row_block = block[np.searchsorted(self.x_, scores, side="right") - 1]
+        self.counts_: Floats | None = np.bincount(row_block, minlength=int(block[-1]) + 1).astype(
+            np.float64
+        )
         return self
+
+    def _blocks(self) -> NDArray[np.intp]:
+        changes = np.cumsum(self.y_[1:] != self.y_[:-1])
+        return np.concatenate([[0], changes]).astype(np.intp)
 
     def predict(self, scores: Floats) -> Floats:
         return np.asarray(np.interp(scores, self.x_, self.y_), dtype=np.float64)
 
+    def draw(self, scores: Floats, rng: np.random.Generator, size: int) -> Floats:
+        """Each block's probability from its Beta posterior (Jeffreys prior) on the reference
+        rows it pooled, interpolated between blocks as :meth:`predict` does."""
+        counts = getattr(self, "counts_", None)
+        if counts is None or self.x_.size < 2:  # stored by an older version, or constant
+            return super().draw(scores, rng, size)
+        block = self._blocks()
+        value = self.y_[np.r_[0, np.flatnonzero(np.diff(block)) + 1]]
+        positives = value * counts
+        block_p = rng.beta(positives + 0.5, counts - positives + 0.5, (size, value.size))
+        y = block_p[:, block]
+        right = np.clip(np.searchsorted(self.x_, scores, side="right"), 1, self.x_.size - 1)
+        left = right - 1
+        with np.errstate(invalid="ignore", divide="ignore"):
+            w = np.clip((scores - self.x_[left]) / (self.x_[right] - self.x_[left]), 0.0, 1.0)
+        w = np.where(np.isfinite(w), w, 0.0)
+        return np.asarray((1 - w) * y[:, left] + w * y[:, right], dtype=np.float64)
+
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "x": self.x_.tolist(), "y": self.y_.tolist()}
+        out: dict[str, Any] = {"name": self.name, "x": self.x_.tolist(), "y": self.y_.tolist()}
+        if getattr(self, "counts_", None) is not None:
+            out["counts"] = np.asarray(self.counts_).tolist()
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Self:
@@ -86,6 +124,7 @@ class IsotonicCalibrator(Calibrator):
             np.asarray(data["x"], dtype=np.float64),
             np.asarray(data["y"], dtype=np.float64),
         )
+        out.counts_ = np.asarray(data["counts"], dtype=np.float64) if "counts" in data else None
         return out
 
 
@@ -99,8 +138,14 @@ class PlattCalibrator(Calibrator):
         return np.asarray(special.logit(np.clip(scores, 1e-6, 1 - 1e-6)), dtype=np.float64)
 
     def fit(self, scores: Floats, labels: NDArray[np.bool_]) -> Self:
-        model = LogisticRegression(C=1e6).fit(self._logit(scores)[:, None], labels)
+        z = self._logit(scores)
+        model = LogisticRegression(C=1e6).fit(z[:, None], labels)
         self.coef_, self.intercept_ = float(model.coef_[0, 0]), float(model.intercept_[0])
+        # the maximum-likelihood covariance of (coef, intercept): inverse Fisher information
+        p = special.expit(self.coef_ * z + self.intercept_)
+        design = np.column_stack([z, np.ones_like(z)])
+        info = design.T @ (design * (p * (1 - p))[:, None])
+        self.covariance_: Floats | None = np.linalg.pinv(info)
         return self
 
     def predict(self, scores: Floats) -> Floats:
@@ -108,13 +153,27 @@ class PlattCalibrator(Calibrator):
             special.expit(self.coef_ * self._logit(scores) + self.intercept_), dtype=np.float64
         )
 
+    def draw(self, scores: Floats, rng: np.random.Generator, size: int) -> Floats:
+        """Coefficients drawn from their asymptotic normal distribution."""
+        covariance = getattr(self, "covariance_", None)
+        if covariance is None:
+            return super().draw(scores, rng, size)
+        theta = rng.multivariate_normal([self.coef_, self.intercept_], covariance, size)
+        z = self._logit(scores)
+        return np.asarray(special.expit(theta[:, :1] * z + theta[:, 1:]), dtype=np.float64)
+
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "coef": self.coef_, "intercept": self.intercept_}
+        out: dict[str, Any] = {"name": self.name, "coef": self.coef_, "intercept": self.intercept_}
+        if getattr(self, "covariance_", None) is not None:
+            out["covariance"] = np.asarray(self.covariance_).tolist()
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Self:
         out = cls()
         out.coef_, out.intercept_ = float(data["coef"]), float(data["intercept"])
+        cov = data.get("covariance")
+        out.covariance_ = None if cov is None else np.asarray(cov, dtype=np.float64)
         return out
 
 
@@ -206,9 +265,13 @@ class ConfidenceBasedEstimator:
         out = {}
         for name, value in expected.items():
             finite = draws[name][np.isfinite(draws[name])]
-            lower, upper = (
-                np.quantile(finite, [tail, 1 - tail]) if finite.size else (np.nan, np.nan)
-            )
+            lower, upper = np.nan, np.nan
+            if finite.size:
+                # the draws' spread around their own mean, centred on the expected value:
+                # independently drawn calibration blocks blur the score order and would
+                # otherwise pull a ranking metric's draws (ROC AUC) below the estimate
+                spread = np.quantile(finite - finite.mean(), [tail, 1 - tail])
+                lower, upper = np.clip(value + spread, 0.0, 1.0)
             out[name] = MetricEstimate(
                 name, value, float(lower), float(upper), int(score.size), "cbpe", self.confidence
             )
@@ -226,7 +289,10 @@ class ConfidenceBasedEstimator:
         chunk = max(1, min(self.n_bootstrap, 4_000_000 // n))
         samples: dict[str, list[Floats]] = {}
         for start in range(0, self.n_bootstrap, chunk):
-            labels = rng.random((min(chunk, self.n_bootstrap - start), n)) < p
+            size = min(chunk, self.n_bootstrap - start)
+            # each label set comes from its own plausible calibration: the interval carries the
+            # calibration's uncertainty (finite reference) as well as the window's
+            labels = rng.random((size, n)) < self.calibrator_.draw(score, rng, size)
             tp = labels[:, pred].sum(axis=1).astype(np.float64)
             positives = labels.sum(axis=1).astype(np.float64)
             n_pred = float(pred.sum())
