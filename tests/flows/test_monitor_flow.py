@@ -11,12 +11,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-import numpy as np
 import pytest
 import yaml
 
 from decayguard.config import load_config
 from decayguard.flows.stack import PrefectStack
+from decayguard.monitoring.tasks import task_for
 from decayguard.sim import LoanScenario
 from decayguard.sim.training import train_model
 from decayguard.store import (
@@ -55,13 +55,14 @@ def project(tmp_path_factory: pytest.TempPathFactory, prefect_api_url: str) -> P
     cut = int(len(history) * 0.7)
     model = train_model(history.iloc[:cut])
     holdout = history.iloc[cut:]
-    ref_scores = model.predict_proba(holdout[FEATURES])[:, 1]
+    task = task_for("binary", classes=("0", "1"), positive_class="1")
     MonitoringBaseline.fit(
         "credit-default",
         "1",
+        task,
         history[FEATURES],
-        ref_scores,
-        np.where(ref_scores >= 0.5, "1", "0"),
+        holdout[FEATURES],
+        task.outputs_from_scores(model.predict_proba(holdout[FEATURES])),
         holdout["default"].astype(str),
         numeric=FEATURES[:-1],
         categorical=["employment"],
