@@ -286,6 +286,7 @@ class TaskFigures:
     references: int
     windows: int
     realized_windows: int
+    sizes: tuple[int, ...]
 
 
 def _rng(seed: int, world: World, experiment: int) -> np.random.Generator:
@@ -349,7 +350,9 @@ def measure_task(
             tally.add("weighted_decay_inside", n, inside.decide(weighted).decayed)
             naive = _realized(task, reviewed, None, world.metric)
             tally.add("reviewed_unweighted_false_decay", n, at.decide(naive).decayed)
-    return TaskFigures(world, truth, series, tally, references, windows, realized_windows)
+    return TaskFigures(
+        world, truth, series, tally, references, windows, realized_windows, tuple(sizes)
+    )
 
 
 def _realized(
@@ -370,10 +373,10 @@ NOMINAL = {
 }
 
 
-def result_keys(figures: TaskFigures, sizes: Sequence[int] = WINDOW_SIZES) -> dict[str, float]:
+def result_keys(figures: TaskFigures) -> dict[str, float]:
     """``<task>_<experiment>_<n>`` per size and ``<task>_<experiment>`` (worst over sizes)."""
     out: dict[str, float] = {}
-    name, tally = figures.world.name, figures.tally
+    name, tally, sizes = figures.world.name, figures.tally, figures.sizes
     for experiment in tally.experiments():
         rates = [tally.rate(experiment, n) for n in sizes]
         worst = min(rates) if experiment.endswith("_power") else max(rates)
@@ -385,8 +388,8 @@ def result_keys(figures: TaskFigures, sizes: Sequence[int] = WINDOW_SIZES) -> di
     return out
 
 
-def print_table(figures: TaskFigures, sizes: Sequence[int] = WINDOW_SIZES) -> None:
-    world, tally = figures.world, figures.tally
+def print_table(figures: TaskFigures) -> None:
+    world, tally, sizes = figures.world, figures.tally, figures.sizes
     print(
         f"\n{world.name}: true {world.metric} {figures.truth:.4f}; prediction drift tests "
         f"{figures.series} series; {figures.references} references x {figures.windows} "
@@ -406,6 +409,7 @@ def main() -> None:
     parser.add_argument("--windows", type=int, default=4, help="per reference and size")
     parser.add_argument("--realized-windows", type=int, default=1_000, help="per size")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--sizes", type=int, nargs="*", default=list(WINDOW_SIZES))
     parser.add_argument("--tasks", nargs="*", default=list(WORLDS))
     args = parser.parse_args()
     start, cpu = time.perf_counter(), time.process_time()
@@ -414,7 +418,7 @@ def main() -> None:
         "windows_per_reference": args.windows,
         "realized_windows": args.realized_windows,
         "reference_rows": REFERENCE_ROWS,
-        "window_sizes": list(WINDOW_SIZES),
+        "window_sizes": args.sizes,
         "alpha": ALPHA,
         "nominal_false_decay": NOMINAL_FALSE_DECAY,
     }
@@ -426,6 +430,7 @@ def main() -> None:
             task_cpu = time.process_time()
             figures = measure_task(
                 WORLDS[name](),
+                sizes=args.sizes,
                 references=args.references,
                 windows=args.windows,
                 realized_windows=args.realized_windows,
