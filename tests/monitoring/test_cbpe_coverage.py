@@ -1,17 +1,22 @@
 """Binary CBPE: how often the ROC AUC and accuracy intervals hold the realized metric.
 
-Windows of 300 rows from a calibrated world (scores ~ Beta(2, 2), labels ~ Bernoulli(score)),
-the estimator fitted on 50,000 labelled reference rows. The fast test runs 400 windows per seed;
-the slow one 1,000 windows for each of four seeds, as quoted in docs/monitoring.md.
+A calibrated world (scores ~ Beta(2, 2), labels ~ Bernoulli(score)). Coverage is measured over
+reference fits and windows together: a fresh labelled reference for every window (the interval
+carries the calibration's error, which is fixed for one reference, so one reference's coverage
+is not the interval's). The fast test runs 300 windows; the slow one 1,000 windows per seed for
+each reference and window size quoted in docs/monitoring.md.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import stats
 from sklearn import metrics
 
 from decayguard.monitoring import ConfidenceBasedEstimator
+
+METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
 
 
 def calibrated(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -19,32 +24,65 @@ def calibrated(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray
     return (rng.random(n) < score).astype(int), score
 
 
-def coverage(seed: int, runs: int, calibration: str = "isotonic") -> dict[str, float]:
+def realized_metrics(y: np.ndarray, s: np.ndarray) -> dict[str, float]:
+    """The window's realized metrics (numpy; checked against scikit-learn below)."""
+    pred = s >= 0.5
+    tp, fp, fn = np.sum(y & pred), np.sum(~y & pred), np.sum(y & ~pred)
+    ranks = stats.rankdata(s)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return {
+            "accuracy": float(np.mean(y == pred)),
+            "precision": tp / (tp + fp),
+            "recall": tp / (tp + fn),
+            "f1": 2 * tp / (2 * tp + fp + fn),
+            "roc_auc": (ranks[y].sum() - y.sum() * (y.sum() + 1) / 2) / (y.sum() * (~y).sum()),
+        }
+
+
+def test_realized_metrics_are_sklearn_metrics() -> None:
+    y, s = calibrated(500, np.random.default_rng(0))
+    ours, pred = realized_metrics(y.astype(bool), s), s >= 0.5
+    assert ours["accuracy"] == pytest.approx(metrics.accuracy_score(y, pred))
+    assert ours["precision"] == pytest.approx(metrics.precision_score(y, pred))
+    assert ours["recall"] == pytest.approx(metrics.recall_score(y, pred))
+    assert ours["f1"] == pytest.approx(metrics.f1_score(y, pred))
+    assert ours["roc_auc"] == pytest.approx(metrics.roc_auc_score(y, s))
+
+
+def coverage(
+    seed: int, runs: int, reference: int, window: int, calibration: str = "isotonic"
+) -> dict[str, float]:
     rng = np.random.default_rng(seed)
-    y_ref, s_ref = calibrated(50_000, rng)
-    estimator = ConfidenceBasedEstimator(calibration, n_bootstrap=500).fit(y_ref, s_ref)
-    hits = {"accuracy": 0, "roc_auc": 0}
+    hits = dict.fromkeys(METRICS, 0)
     for _ in range(runs):
-        y, s = calibrated(300, rng)
+        y_ref, s_ref = calibrated(reference, rng)
+        estimator = ConfidenceBasedEstimator(calibration, seed=seed).fit(y_ref, s_ref)
+        y, s = calibrated(window, rng)
         estimate = estimator.estimate(s)
-        realized = {"accuracy": np.mean(y == (s >= 0.5)), "roc_auc": metrics.roc_auc_score(y, s)}
-        for name in hits:
+        realized = realized_metrics(y.astype(bool), s)
+        for name in METRICS:
             hits[name] += estimate[name].lower <= realized[name] <= estimate[name].upper
     return {name: count / runs for name, count in hits.items()}
 
 
 @pytest.mark.parametrize("calibration", ["isotonic", "platt"])
 def test_cbpe_intervals_cover_about_95_percent(calibration: str) -> None:
-    shares = coverage(3, 400, calibration)
-    for name, share in shares.items():  # 400 runs: a binomial sd of 1.1 points
-        assert 0.92 <= share <= 0.98, (name, share)
+    shares = coverage(3, 150, 1000, 300, calibration)
+    for name, share in shares.items():  # 150 runs: a binomial sd of 1.8 points
+        assert 0.89 <= share <= 0.995, (name, share)
 
 
 @pytest.mark.slow
-def test_cbpe_coverage_pooled_over_four_seeds_of_1000_runs_is_94_to_96_percent() -> None:
-    """Pooled over seeds 3-6 (1,000 windows each; one seed alone has a binomial sd of 0.7
-    points, so a single seed lands outside 94-96% by chance about one time in six)."""
-    shares = [coverage(seed, 1000) for seed in (3, 4, 5, 6)]
-    pooled = {name: float(np.mean([s[name] for s in shares])) for name in shares[0]}
-    assert 0.94 <= pooled["roc_auc"] <= 0.96, shares
-    assert 0.94 <= pooled["accuracy"] <= 0.96, shares
+@pytest.mark.parametrize(
+    ("reference", "window"), [(500, 100), (500, 2000), (3000, 300), (10_000, 2000)]
+)
+def test_cbpe_roc_auc_coverage_over_1000_runs_is_94_to_96_percent(
+    reference: int, window: int
+) -> None:
+    """Each of seeds 3-5 (1,000 fresh references and windows each; one seed's binomial sd is
+    0.7 points, so even an exact 95% interval leaves 94-96% about one seed in seven)."""
+    shares = [coverage(seed, 1000, reference, window) for seed in (3, 4, 5)]
+    print(reference, window, shares)
+    for share in shares:
+        assert 0.94 <= share["roc_auc"] <= 0.96, shares
+        assert 0.93 <= share["accuracy"] <= 0.97, shares

@@ -23,7 +23,7 @@ from typing import Any, ClassVar, Self
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import special, stats
-from sklearn.isotonic import IsotonicRegression
+from sklearn.isotonic import IsotonicRegression, isotonic_regression
 from sklearn.linear_model import LogisticRegression
 
 from decayguard.monitoring.direct_loss import DirectLossEstimator
@@ -49,16 +49,21 @@ class Calibrator(ABC):
 
     name: ClassVar[str]
 
+    def __init__(self, n_refits: int = 100, seed: int = 0) -> None:
+        """``n_refits``: how many plausible calibrations :meth:`plausible` gives (seeded)."""
+        self.n_refits = n_refits
+        self.seed = seed
+
     @abstractmethod
     def fit(self, scores: Floats, labels: NDArray[np.bool_]) -> Self: ...
 
     @abstractmethod
     def predict(self, scores: Floats) -> Floats: ...
 
-    def draw(self, scores: Floats, rng: np.random.Generator, size: int) -> Floats:
-        """``size`` rows of probabilities from calibrations as likely as this one given the
-        finite reference (its own uncertainty); by default the fitted calibration repeated."""
-        return np.broadcast_to(self.predict(scores), (size, scores.size))
+    def plausible(self, scores: Floats, rng: np.random.Generator) -> Floats:
+        """Probabilities of ``scores`` under calibrations as likely as this one given the finite
+        reference, one row per calibration (shape ``(k, n)``); by default the fitted one alone."""
+        return self.predict(scores)[None, :]
 
     @abstractmethod
     def to_dict(self) -> dict[str, Any]: ...
@@ -68,7 +73,22 @@ class Calibrator(ABC):
     def from_dict(cls, data: Mapping[str, Any]) -> Self: ...
 
 
+def _isotonic_steps(x: Floats, y: Floats, w: Floats) -> tuple[Floats, Floats]:
+    """Weighted isotonic fit of ``y`` on distinct, increasing ``x``, reduced to the end points
+    of its constant blocks (what ``IsotonicRegression.X_thresholds_`` keeps)."""
+    fitted = np.clip(isotonic_regression(y, sample_weight=w), 0.0, 1.0)
+    keep = np.ones(fitted.size, dtype=bool)
+    if fitted.size > 2:
+        keep[1:-1] = (fitted[1:-1] != fitted[:-2]) | (fitted[1:-1] != fitted[2:])
+    return x[keep], fitted[keep]
+
+
 class IsotonicCalibrator(Calibrator):
+    """Isotonic regression (scikit-learn's, clipped to [0, 1]); ``fit`` also keeps
+    ``n_refits`` isotonic fits on model-based bootstrap references (seeded), the calibration's
+    uncertainty: the expected metrics are smooth functionals of the calibration curve, for
+    which the bootstrap is consistent (pointwise it is not)."""
+
     name = "isotonic"
 
     def fit(self, scores: Floats, labels: NDArray[np.bool_]) -> Self:
@@ -77,59 +97,60 @@ class IsotonicCalibrator(Calibrator):
         )
         self.x_ = np.asarray(model.X_thresholds_, dtype=np.float64)
         self.y_ = np.asarray(model.y_thresholds_, dtype=np.float64)
-        # reference rows per block (a run of equal values): each row lies between the block's
-        # end points, so the threshold at or below its score names its block
-        block = self._blocks()
-        row_block = block[np.searchsorted(self.x_, scores, side="right") - 1]
-        self.counts_: Floats | None = np.bincount(row_block, minlength=int(block[-1]) + 1).astype(
-            np.float64
-        )
+        # model-based bootstrap refits: scores resampled, labels redrawn from the fitted
+        # calibration (its bias follows the real one; resampling labels too gave half of it);
+        # rows become counts per distinct score, so each refit is one weighted PAVA pass
+        distinct, row = np.unique(scores, return_inverse=True)
+        rng = np.random.default_rng([self.seed, scores.size])
+        self.refits_: list[tuple[Floats, Floats]] = []
+        fitted = self.predict(scores)
+        for _ in range(self.n_refits):
+            drawn = rng.integers(0, scores.size, scores.size)
+            drawn_labels = rng.random(scores.size) < fitted[drawn]
+            w = np.bincount(row[drawn], minlength=distinct.size).astype(np.float64)
+            pos = np.bincount(row[drawn], drawn_labels.astype(float), minlength=distinct.size)
+            used = w > 0
+            self.refits_.append(_isotonic_steps(distinct[used], pos[used] / w[used], w[used]))
         return self
-
-    def _blocks(self) -> NDArray[np.intp]:
-        changes = np.cumsum(self.y_[1:] != self.y_[:-1])
-        return np.concatenate([[0], changes]).astype(np.intp)
 
     def predict(self, scores: Floats) -> Floats:
         return np.asarray(np.interp(scores, self.x_, self.y_), dtype=np.float64)
 
-    def draw(self, scores: Floats, rng: np.random.Generator, size: int) -> Floats:
-        """Each block's probability from its Beta posterior (Jeffreys prior) on the reference
-        rows it pooled, interpolated between blocks as :meth:`predict` does."""
-        counts = getattr(self, "counts_", None)
-        if counts is None or self.x_.size < 2:  # stored by an older version, or constant
-            return super().draw(scores, rng, size)
-        block = self._blocks()
-        value = self.y_[np.r_[0, np.flatnonzero(np.diff(block)) + 1]]
-        positives = value * counts
-        block_p = rng.beta(positives + 0.5, counts - positives + 0.5, (size, value.size))
-        y = block_p[:, block]
-        right = np.clip(np.searchsorted(self.x_, scores, side="right"), 1, self.x_.size - 1)
-        left = right - 1
-        with np.errstate(invalid="ignore", divide="ignore"):
-            w = np.clip((scores - self.x_[left]) / (self.x_[right] - self.x_[left]), 0.0, 1.0)
-        w = np.where(np.isfinite(w), w, 0.0)
-        return np.asarray((1 - w) * y[:, left] + w * y[:, right], dtype=np.float64)
+    def plausible(self, scores: Floats, rng: np.random.Generator) -> Floats:
+        """The bootstrap refits' probabilities (the fitted one alone for a calibrator saved
+        before refits were stored)."""
+        if not getattr(self, "refits_", None):
+            return super().plausible(scores, rng)
+        return np.stack([np.interp(scores, x, y) for x, y in self.refits_])
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"name": self.name, "x": self.x_.tolist(), "y": self.y_.tolist()}
-        if getattr(self, "counts_", None) is not None:
-            out["counts"] = np.asarray(self.counts_).tolist()
-        return out
+        return {
+            "name": self.name,
+            "x": self.x_.tolist(),
+            "y": self.y_.tolist(),
+            "n_refits": self.n_refits,
+            "seed": self.seed,
+            "refits": [{"x": x.tolist(), "y": y.tolist()} for x, y in self.refits_],
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Self:
-        out = cls()
+        """Loads dicts saved before refits were stored too (their ``counts`` are ignored)."""
+        out = cls(int(data.get("n_refits", 0)), int(data.get("seed", 0)))
         out.x_, out.y_ = (
             np.asarray(data["x"], dtype=np.float64),
             np.asarray(data["y"], dtype=np.float64),
         )
-        out.counts_ = np.asarray(data["counts"], dtype=np.float64) if "counts" in data else None
+        out.refits_ = [
+            (np.asarray(r["x"], dtype=np.float64), np.asarray(r["y"], dtype=np.float64))
+            for r in data.get("refits", [])
+        ]
         return out
 
 
 class PlattCalibrator(Calibrator):
-    """Logistic regression on the score's logit (Platt scaling)."""
+    """Logistic regression on the score's logit (Platt scaling); its uncertainty is the
+    coefficients' asymptotic normal law (inverse Fisher information)."""
 
     name = "platt"
 
@@ -153,24 +174,30 @@ class PlattCalibrator(Calibrator):
             special.expit(self.coef_ * self._logit(scores) + self.intercept_), dtype=np.float64
         )
 
-    def draw(self, scores: Floats, rng: np.random.Generator, size: int) -> Floats:
-        """Coefficients drawn from their asymptotic normal distribution."""
+    def plausible(self, scores: Floats, rng: np.random.Generator) -> Floats:
+        """``n_refits`` coefficient pairs drawn from their asymptotic normal law."""
         covariance = getattr(self, "covariance_", None)
-        if covariance is None:
-            return super().draw(scores, rng, size)
-        theta = rng.multivariate_normal([self.coef_, self.intercept_], covariance, size)
+        if covariance is None or self.n_refits < 1:
+            return super().plausible(scores, rng)
+        theta = rng.multivariate_normal([self.coef_, self.intercept_], covariance, self.n_refits)
         z = self._logit(scores)
         return np.asarray(special.expit(theta[:, :1] * z + theta[:, 1:]), dtype=np.float64)
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"name": self.name, "coef": self.coef_, "intercept": self.intercept_}
+        out: dict[str, Any] = {
+            "name": self.name,
+            "coef": self.coef_,
+            "intercept": self.intercept_,
+            "n_refits": self.n_refits,
+            "seed": self.seed,
+        }
         if getattr(self, "covariance_", None) is not None:
             out["covariance"] = np.asarray(self.covariance_).tolist()
         return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Self:
-        out = cls()
+        out = cls(int(data.get("n_refits", 100)), int(data.get("seed", 0)))
         out.coef_, out.intercept_ = float(data["coef"]), float(data["intercept"])
         cov = data.get("covariance")
         out.covariance_ = None if cov is None else np.asarray(cov, dtype=np.float64)
@@ -208,6 +235,15 @@ def expected_classification_metrics(
     return out
 
 
+def _expected_rows(p: Floats, pred: NDArray[np.bool_], score: Floats) -> dict[str, Floats]:
+    """:func:`expected_classification_metrics` for each row of ``p`` (shape ``(k, n)``)."""
+    tp, fn = p[:, pred].sum(axis=1), p[:, ~pred].sum(axis=1)
+    out = _metrics_from_cells(tp, pred.sum() - tp, fn, (~pred).sum() - fn)
+    labels = np.r_[np.ones(score.size, dtype=bool), np.zeros(score.size, dtype=bool)]
+    out["roc_auc"] = weighted_auc(labels, np.r_[score, score], np.hstack([p, 1 - p]))
+    return out
+
+
 class ConfidenceBasedEstimator:
     """CBPE for a binary classifier: ``fit`` on labelled reference scores, ``estimate`` per window.
 
@@ -234,7 +270,7 @@ class ConfidenceBasedEstimator:
 
     def fit(self, y_true: ArrayLike, y_score: ArrayLike) -> Self:
         try:
-            calibrator = CALIBRATORS[self.calibration]()
+            calibrator = CALIBRATORS[self.calibration](seed=self.seed)
         except KeyError as exc:
             raise MonitoringError(
                 f"unknown calibration {self.calibration!r}; known: {sorted(CALIBRATORS)}"
@@ -250,9 +286,10 @@ class ConfidenceBasedEstimator:
             )
 
     def estimate(self, y_score: ArrayLike, y_pred: ArrayLike | None = None) -> MetricsReport:
-        """Expected metrics (a :class:`MetricsReport`, kind ``estimated``); the interval is the
-        central ``confidence`` range of the realized metric over label sets drawn from the
-        calibrated probabilities (parametric bootstrap)."""
+        """Expected metrics (a :class:`MetricsReport`, kind ``estimated``). The interval is the
+        estimate plus the central ``confidence`` range of a bootstrap of its error: labels drawn
+        from the calibrated probabilities (the window's noise) scored against the estimate from
+        a plausible calibration (bootstrap refits: the reference's finite size)."""
         self._check_fitted()
         score = np.asarray(y_score, dtype=np.float64)
         if score.size == 0:
@@ -260,50 +297,55 @@ class ConfidenceBasedEstimator:
         pred = score >= self.threshold if y_pred is None else np.asarray(y_pred).astype(bool)
         p = self.calibrator_.predict(score)
         expected = expected_classification_metrics(p, pred, score)
-        draws = self._bootstrap_draws(p, pred, score)
+        errors = self._bootstrap_errors(p, pred, score)
         tail = (1 - self.confidence) / 2
         out = {}
         for name, value in expected.items():
-            finite = draws[name][np.isfinite(draws[name])]
+            finite = errors[name][np.isfinite(errors[name])]
             lower, upper = np.nan, np.nan
             if finite.size:
-                # the draws' spread around their own mean, centred on the expected value:
-                # independently drawn calibration blocks blur the score order and would
-                # otherwise pull a ranking metric's draws (ROC AUC) below the estimate
-                spread = np.quantile(finite - finite.mean(), [tail, 1 - tail])
+                # order statistics at (B + 1) * tail: a fresh draw falls between them with
+                # probability `confidence` exactly (the default quantile's (B - 1) * tail
+                # covers ~94.4% at B = 300)
+                spread = np.quantile(finite, [tail, 1 - tail], method="weibull")
                 lower, upper = np.clip(value + spread, 0.0, 1.0)
             out[name] = MetricEstimate(
                 name, value, float(lower), float(upper), int(score.size), "cbpe", self.confidence
             )
         return MetricsReport(out, "estimated")
 
-    def _bootstrap_draws(
+    def _bootstrap_errors(
         self, p: Floats, pred: NDArray[np.bool_], score: Floats
     ) -> dict[str, Floats]:
-        """Realized metrics of ``n_bootstrap`` label sets drawn from calibrated probabilities."""
+        """``n_bootstrap`` draws of (realized - estimated): the realized metric of labels drawn
+        from the calibrated ``p``, minus the expected metric under the calibration a bootstrap
+        reference would have given (so the spread holds both errors, and the refits' mean shift
+        corrects the calibration's bias, e.g. isotonic regression's overfit on a small
+        reference)."""
         # seeded per window (seed + a checksum of its scores): reproducible, yet windows do
         # not all share one random stream
         rng = np.random.default_rng([self.seed, zlib.crc32(score.tobytes())])
         n = p.size
+        plausible = self.calibrator_.plausible(score, rng)
+        refit = _expected_rows(plausible, pred, score)
         ranks = stats.rankdata(score)
+        n_pred = float(pred.sum())
         chunk = max(1, min(self.n_bootstrap, 4_000_000 // n))
         samples: dict[str, list[Floats]] = {}
         for start in range(0, self.n_bootstrap, chunk):
             size = min(chunk, self.n_bootstrap - start)
-            # each label set comes from its own plausible calibration: the interval carries the
-            # calibration's uncertainty (finite reference) as well as the window's
-            labels = rng.random((size, n)) < self.calibrator_.draw(score, rng, size)
+            which = np.arange(start, start + size) % plausible.shape[0]
+            labels = rng.random((size, n)) < p
             tp = labels[:, pred].sum(axis=1).astype(np.float64)
             positives = labels.sum(axis=1).astype(np.float64)
-            n_pred = float(pred.sum())
             fp, fn = n_pred - tp, positives - tp
-            draws = _metrics_from_cells(tp, fp, fn, n - tp - fp - fn)
+            realized = _metrics_from_cells(tp, fp, fn, n - tp - fp - fn)
             with np.errstate(invalid="ignore", divide="ignore"):
-                draws["roc_auc"] = (labels @ ranks - positives * (positives + 1) / 2) / (
+                realized["roc_auc"] = (labels @ ranks - positives * (positives + 1) / 2) / (
                     positives * (n - positives)
                 )
-            for name, values in draws.items():
-                samples.setdefault(name, []).append(values)
+            for name, values in realized.items():
+                samples.setdefault(name, []).append(values - refit[name][which])
         return {name: np.concatenate(v) for name, v in samples.items()}
 
     def to_dict(self) -> dict[str, Any]:
