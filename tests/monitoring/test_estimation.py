@@ -150,3 +150,32 @@ def test_multiclass_cbpe_follows_a_shift_and_round_trips() -> None:
         json.loads(json.dumps(estimator.to_dict()))
     )
     assert loaded.estimate(scores[:100]) == estimator.estimate(scores[:100])
+
+
+def test_cbpe_stores_bootstrap_refits_and_still_loads_dicts_saved_without_them() -> None:
+    rng = np.random.default_rng(9)
+    y_ref, s_ref = calibrated(2000, rng)
+    saved = ConfidenceBasedEstimator().fit(y_ref, s_ref).to_dict()
+    assert len(saved["calibrator"]["refits"]) == 100
+    # a dict from before the refits (Beta block counts instead) loads: no calibration spread
+    old = json.loads(json.dumps(saved))
+    del old["calibrator"]["refits"], old["calibrator"]["n_refits"], old["calibrator"]["seed"]
+    old["calibrator"]["counts"] = [1.0] * len(old["calibrator"]["x"])
+    s = rng.beta(2, 2, 2000)
+    new_report = ConfidenceBasedEstimator.from_dict(saved).estimate(s)["roc_auc"]
+    old_report = ConfidenceBasedEstimator.from_dict(old).estimate(s)["roc_auc"]
+    assert old_report.value == new_report.value
+    assert old_report.upper - old_report.lower < new_report.upper - new_report.lower
+
+
+def test_small_reference_widens_and_recentres_the_interval() -> None:
+    # isotonic regression overfits a small reference (probabilities too extreme, AUC too
+    # high): the bootstrap refits widen the interval and shift it down
+    rng = np.random.default_rng(10)
+    s = rng.beta(2, 2, 2000)
+    y_small, s_small = calibrated(500, rng)
+    report = ConfidenceBasedEstimator().fit(y_small, s_small).estimate(s)["roc_auc"]
+    y_big, s_big = calibrated(50_000, rng)
+    big = ConfidenceBasedEstimator().fit(y_big, s_big).estimate(s)["roc_auc"]
+    assert report.upper - report.lower > 1.5 * (big.upper - big.lower)
+    assert (report.lower + report.upper) / 2 < report.value
