@@ -3,8 +3,9 @@
 A calibrated world (scores ~ Beta(2, 2), labels ~ Bernoulli(score)). Coverage is measured over
 reference fits and windows together: a fresh labelled reference for every window (the interval
 carries the calibration's error, which is fixed for one reference, so one reference's coverage
-is not the interval's). The fast test runs 300 windows; the slow one 1,000 windows per seed for
-each reference and window size quoted in docs/monitoring.md.
+is not the interval's). The test runs 150 windows per calibration; the 1,000-run figures per
+seed quoted in docs/monitoring.md come from ``bench/cbpe_coverage.py`` (tens of minutes: a
+benchmark, not a test).
 """
 
 from __future__ import annotations
@@ -70,19 +71,3 @@ def test_cbpe_intervals_cover_about_95_percent(calibration: str) -> None:
     shares = coverage(3, 150, 1000, 300, calibration)
     for name, share in shares.items():  # 150 runs: a binomial sd of 1.8 points
         assert 0.89 <= share <= 0.995, (name, share)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize(
-    ("reference", "window"), [(500, 100), (500, 2000), (3000, 300), (10_000, 2000)]
-)
-def test_cbpe_roc_auc_coverage_over_1000_runs_is_94_to_96_percent(
-    reference: int, window: int
-) -> None:
-    """Each of seeds 3-5 (1,000 fresh references and windows each; one seed's binomial sd is
-    0.7 points, so even an exact 95% interval leaves 94-96% about one seed in seven)."""
-    shares = [coverage(seed, 1000, reference, window) for seed in (3, 4, 5)]
-    print(reference, window, shares)
-    for share in shares:
-        assert 0.94 <= share["roc_auc"] <= 0.96, shares
-        assert 0.93 <= share["accuracy"] <= 0.97, shares
