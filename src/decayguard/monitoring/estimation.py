@@ -297,7 +297,7 @@ class ConfidenceBasedEstimator:
         pred = score >= self.threshold if y_pred is None else np.asarray(y_pred).astype(bool)
         p = self.calibrator_.predict(score)
         expected = expected_classification_metrics(p, pred, score)
-        errors = self._bootstrap_errors(p, pred, score)
+        errors = self._bootstrap_errors(p, pred, score, expected)
         tail = (1 - self.confidence) / 2
         out = {}
         for name, value in expected.items():
@@ -315,19 +315,30 @@ class ConfidenceBasedEstimator:
         return MetricsReport(out, "estimated")
 
     def _bootstrap_errors(
-        self, p: Floats, pred: NDArray[np.bool_], score: Floats
+        self, p: Floats, pred: NDArray[np.bool_], score: Floats, expected: Mapping[str, float]
     ) -> dict[str, Floats]:
         """``n_bootstrap`` draws of (realized - estimated): the realized metric of labels drawn
-        from the calibrated ``p``, minus the expected metric under the calibration a bootstrap
-        reference would have given (so the spread holds both errors, and the refits' mean shift
-        corrects the calibration's bias, e.g. isotonic regression's overfit on a small
-        reference)."""
+        from the calibrated ``p`` (``expected`` is its expected metrics), minus the expected
+        metric under the calibration a bootstrap reference would have given (so the spread holds
+        both errors, and the refits' mean shift corrects the calibration's bias, e.g. isotonic
+        regression's overfit on a small reference)."""
         # seeded per window (seed + a checksum of its scores): reproducible, yet windows do
         # not all share one random stream
         rng = np.random.default_rng([self.seed, zlib.crc32(score.tobytes())])
         n = p.size
         plausible = self.calibrator_.plausible(score, rng)
         refit = _expected_rows(plausible, pred, score)
+        # a fitted calibration is more extreme than the truth (its error, like the refits',
+        # takes Bernoulli variance p(1 - p) away), so labels drawn from it are too quiet: each
+        # row's label probability is moved toward 1/2 until its variance gains back what the
+        # refits lost against the fit; the noise is centred on its own expectation, the
+        # calibration's error stays E(fit) - E(refit)
+        variance = p * (1 - p)
+        lost = variance - np.mean(plausible * (1 - plausible), axis=0)
+        target = np.clip(variance + lost, 0.0, 0.25)
+        noisy = 0.5 + np.sign(p - 0.5) * np.sqrt(0.25 - target)
+        noise_expected = expected_classification_metrics(noisy, pred, score)
+        shift = {name: expected[name] - noise_expected[name] for name in expected}
         ranks = stats.rankdata(score)
         n_pred = float(pred.sum())
         chunk = max(1, min(self.n_bootstrap, 4_000_000 // n))
@@ -335,7 +346,7 @@ class ConfidenceBasedEstimator:
         for start in range(0, self.n_bootstrap, chunk):
             size = min(chunk, self.n_bootstrap - start)
             which = np.arange(start, start + size) % plausible.shape[0]
-            labels = rng.random((size, n)) < p
+            labels = rng.random((size, n)) < noisy
             tp = labels[:, pred].sum(axis=1).astype(np.float64)
             positives = labels.sum(axis=1).astype(np.float64)
             fp, fn = n_pred - tp, positives - tp
@@ -345,7 +356,7 @@ class ConfidenceBasedEstimator:
                     positives * (n - positives)
                 )
             for name, values in realized.items():
-                samples.setdefault(name, []).append(values - refit[name][which])
+                samples.setdefault(name, []).append(values - refit[name][which] + shift[name])
         return {name: np.concatenate(v) for name, v in samples.items()}
 
     def to_dict(self) -> dict[str, Any]:
