@@ -10,34 +10,28 @@ benchmark, not a test).
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+
 import numpy as np
 import pytest
-from scipy import stats
 from sklearn import metrics
 
-from decayguard.monitoring import ConfidenceBasedEstimator
-
-METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "cbpe_coverage.py"
 
 
-def calibrated(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    score = rng.beta(2.0, 2.0, n)
-    return (rng.random(n) < score).astype(int), score
+def _bench() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("cbpe_coverage_bench", BENCH)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def realized_metrics(y: np.ndarray, s: np.ndarray) -> dict[str, float]:
-    """The window's realized metrics (numpy; checked against scikit-learn below)."""
-    pred = s >= 0.5
-    tp, fp, fn = np.sum(y & pred), np.sum(~y & pred), np.sum(y & ~pred)
-    ranks = stats.rankdata(s)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return {
-            "accuracy": float(np.mean(y == pred)),
-            "precision": tp / (tp + fp),
-            "recall": tp / (tp + fn),
-            "f1": 2 * tp / (2 * tp + fp + fn),
-            "roc_auc": (ranks[y].sum() - y.sum() * (y.sum() + 1) / 2) / (y.sum() * (~y).sum()),
-        }
+bench = _bench()
+calibrated, realized_metrics, coverage = bench.calibrated, bench.realized_metrics, bench.coverage
 
 
 def test_realized_metrics_are_sklearn_metrics() -> None:
@@ -48,22 +42,6 @@ def test_realized_metrics_are_sklearn_metrics() -> None:
     assert ours["recall"] == pytest.approx(metrics.recall_score(y, pred))
     assert ours["f1"] == pytest.approx(metrics.f1_score(y, pred))
     assert ours["roc_auc"] == pytest.approx(metrics.roc_auc_score(y, s))
-
-
-def coverage(
-    seed: int, runs: int, reference: int, window: int, calibration: str = "isotonic"
-) -> dict[str, float]:
-    rng = np.random.default_rng(seed)
-    hits = dict.fromkeys(METRICS, 0)
-    for _ in range(runs):
-        y_ref, s_ref = calibrated(reference, rng)
-        estimator = ConfidenceBasedEstimator(calibration, seed=seed).fit(y_ref, s_ref)
-        y, s = calibrated(window, rng)
-        estimate = estimator.estimate(s)
-        realized = realized_metrics(y.astype(bool), s)
-        for name in METRICS:
-            hits[name] += estimate[name].lower <= realized[name] <= estimate[name].upper
-    return {name: count / runs for name, count in hits.items()}
 
 
 @pytest.mark.parametrize("calibration", ["isotonic", "platt"])
