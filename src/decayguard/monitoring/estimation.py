@@ -3,10 +3,13 @@
 :class:`ConfidenceBasedEstimator` (CBPE) calibrates the model's scores on labelled reference
 data, then treats each calibrated probability as the chance the row is positive: summing them
 gives the *expected* confusion matrix (accuracy, precision, recall, F1) and the expected ROC AUC.
-Its interval is the central range of the realized metric over label sets drawn from those
-probabilities (a parametric bootstrap), each set from its own calibration drawn from the
-calibration's uncertainty (isotonic: a Beta posterior per block; Platt: the coefficients'
-asymptotic normal law), so a small reference widens it. It assumes calibration transfers:
+Its interval is the estimate plus the central range of a bootstrap of its error: the
+realized metric of label sets drawn from the calibrated probabilities (the window's noise,
+with the Bernoulli variance the fit lost restored) minus the expected metric under a
+calibration the reference could equally have given (isotonic: bootstrap refits stored at fit;
+Platt: the coefficients' asymptotic normal law), so a small reference widens it and its
+overfit recentres it (see ``docs/monitoring.md`` for the measured coverage). It assumes
+calibration transfers:
 the score-to-outcome relation is unchanged (covariate shift, not concept shift).
 
 :class:`DirectLossEstimator` (DLE, regressors) lives in :mod:`decayguard.monitoring.direct_loss`
