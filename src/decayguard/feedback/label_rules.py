@@ -84,9 +84,9 @@ def _folder(uri: str) -> Path | None:
 def champion_classes(engine: Engine, model_name: str) -> list[str]:
     """The classes in the manifest of the champion serving ``model_name`` (empty: none
     deployed, a regressor, or an artifact this process cannot read, which is logged)."""
-    from decayguard.store.labels import champion_artifact_uri
+    from decayguard.store.deployments import active_artifact_uri
 
-    uri = champion_artifact_uri(engine, model_name)
+    uri = active_artifact_uri(engine, model_name)
     if uri is None:
         return []
     folder = _folder(uri)

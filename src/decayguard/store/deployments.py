@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -59,15 +60,28 @@ def record_deployment(
     return int(new_id)
 
 
-def active_version(engine: Engine, model_name: str, role: str = "champion") -> str | None:
-    """The model version active in ``role``, or ``None``."""
+def _active(engine: Engine, model_name: str, role: str, column: sa.Column[Any]) -> Any:
     with engine.connect() as conn:
         return conn.execute(
-            sa.select(deployments.c.model_version)
+            sa.select(column)
             .where(
                 deployments.c.model_name == model_name,
                 deployments.c.role == role,
                 deployments.c.status == "active",
             )
             .order_by(deployments.c.id.desc())
+            .limit(1)
         ).scalar()
+
+
+def active_version(engine: Engine, model_name: str, role: str = "champion") -> str | None:
+    """The model version active in ``role``, or ``None``."""
+    version: str | None = _active(engine, model_name, role, deployments.c.model_version)
+    return version
+
+
+def active_artifact_uri(engine: Engine, model_name: str, role: str = "champion") -> str | None:
+    """Where the version active in ``role`` was exported (its manifest names its classes),
+    or ``None``: none active, or none recorded."""
+    uri: str | None = _active(engine, model_name, role, deployments.c.artifact_uri)
+    return uri

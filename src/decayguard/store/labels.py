@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from decayguard.store._sql import member_of
-from decayguard.store.schema import as_utc, deployments, labels, predictions
+from decayguard.store.schema import as_utc, labels, predictions
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,20 +223,3 @@ def label_history(engine: Engine, model_name: str, key: str) -> pd.DataFrame:
     )
     with engine.connect() as conn:
         return pd.DataFrame(conn.execute(query).all(), columns=list(query.selected_columns.keys()))
-
-
-def champion_artifact_uri(engine: Engine, model_name: str) -> str | None:
-    """Where the active champion of ``model_name`` was exported (its manifest names the
-    classes its labels may take), or ``None``: no champion, or none recorded."""
-    with engine.connect() as conn:
-        uri: str | None = conn.execute(
-            sa.select(deployments.c.artifact_uri)
-            .where(
-                deployments.c.model_name == model_name,
-                deployments.c.role == "champion",
-                deployments.c.status == "active",
-            )
-            .order_by(deployments.c.id.desc())
-            .limit(1)
-        ).scalar()
-    return uri

@@ -11,6 +11,7 @@ from decayguard.alerts.incidents import AlertOutcome, IncidentTracker
 from decayguard.alerts.notify import AppriseNotifier, Notifier
 from decayguard.config import DecayguardConfig
 from decayguard.errors import ConfigError
+from decayguard.feedback.label_rules import default_label_values
 from decayguard.monitoring.tasks import ModelTask, task_for
 from decayguard.store import active_version, create_store_engine, ensure_schema
 from decayguard.watch.baseline import MonitoringBaseline, load_baseline
@@ -45,11 +46,9 @@ def project_task(cfg: DecayguardConfig, engine: Engine) -> ModelTask:
             return load_baseline(cfg.path(cfg.project.state_dir), cfg.model.name, version).task
         except ConfigError:
             pass  # deployed without a baseline: fall back to the configuration
-    classes = list(cfg.feedback.label_values)
-    if not classes and cfg.model.task == "binary":
-        negative = "0" if cfg.model.positive_class != "0" else "1"
-        classes = sorted({negative, cfg.model.positive_class})
-    return task_for(cfg.model.task, classes=classes, positive_class=cfg.model.positive_class)
+    model = cfg.model
+    classes = default_label_values(model.task, model.positive_class, cfg.feedback.label_values)
+    return task_for(model.task, classes=classes, positive_class=model.positive_class)
 
 
 def check_ready(cfg: DecayguardConfig) -> None:
