@@ -1,0 +1,566 @@
+"""The MLflow adapter of :class:`decayguard.registry.interface.ModelRegistry`.
+
+Control environment only: MLflow is imported when a registry is first used, never when
+:mod:`decayguard.registry` is imported (the serving environment has no MLflow). Every call
+goes through one :class:`mlflow.MlflowClient` built with explicit tracking and registry
+URIs, so no process-global ``mlflow.set_tracking_uri`` state is read or written and two
+registries on different stores can live in one process.
+
+A version's files are decayguard's own hash-pinned export logged under the run's ``model``
+artifact folder; the version's ``source`` points there. Registration allocates the version
+number first, so the export can carry it, and sets the alias last:
+
+1. create the registered model (if missing) and a run with the params, metrics and tags;
+2. create the version, tagged ``decayguard.status=registering``;
+3. ``export(version)``, log the folder, ``lineage.json`` and the input datasets;
+4. tag the version ``ready``, set the alias, end the run ``FINISHED``.
+
+When step 3 or 4 fails the version is tagged ``failed``, the run ends ``FAILED``, no alias
+moves and the error propagates. SQLite "database is locked" errors are retried with
+backoff; the first use of a SQLite file (MLflow creates its tables, a few seconds) is
+serialized between processes with a lock file next to the database.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import random
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from decayguard.errors import ArtifactError, DecayguardError, ServiceError
+from decayguard.registry.interface import (
+    TAG_STATUS,
+    DatasetInput,
+    Exporter,
+    ModelVersionRecord,
+    RunRecord,
+)
+
+if TYPE_CHECKING:
+    from decayguard.config import DecayguardConfig
+
+__all__ = ["TELEMETRY_ENV", "MlflowRegistry", "registry_from_config"]
+
+_log = logging.getLogger(__name__)
+_T = TypeVar("_T")
+
+TELEMETRY_ENV: Mapping[str, str] = {
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    # MLflow 3.17 honours DO_NOT_TRACK only when it is literally "true" (not "1").
+    "DO_NOT_TRACK": "true",
+}
+"""Set (``os.environ.setdefault``) before MLflow is first imported: ``import mlflow``
+starts its telemetry client, which reads these once."""
+
+MODEL_ARTIFACT_PATH = "model"
+LINEAGE_ARTIFACT = "lineage.json"
+DATASET_CONTEXT_TAG = "mlflow.data.context"  # mlflow.utils.mlflow_tags.MLFLOW_DATASET_CONTEXT
+
+# MLflow's limits (mlflow.utils.validation): param values, entities per log_batch call.
+MAX_PARAM_VALUE_LENGTH = 6000
+MAX_PARAMS_PER_BATCH = 100
+MAX_METRICS_PER_BATCH = 1000
+
+_TRANSIENT_CODES = frozenset({"TEMPORARILY_UNAVAILABLE"})
+_MISSING_CODES = frozenset({"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"})
+
+
+def _truncate(value: str, limit: int = MAX_PARAM_VALUE_LENGTH) -> str:
+    return value if len(value) <= limit else value[: limit - 3] + "..."
+
+
+def _error_code(exc: BaseException) -> str | None:
+    code = getattr(exc, "error_code", None)
+    return code if isinstance(code, str) else None
+
+
+def _is_transient(exc: BaseException) -> bool:
+    return _error_code(exc) in _TRANSIENT_CODES or "database is locked" in str(exc)
+
+
+def _sqlite_path(uri: str) -> Path | None:
+    prefix = "sqlite:///"
+    if not uri.startswith(prefix) or ":memory:" in uri:
+        return None
+    return Path(uri[len(prefix) :].split("?", 1)[0])
+
+
+@contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    """An exclusive advisory lock between processes (POSIX ``flock``)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+class MlflowRegistry:
+    """A :class:`~decayguard.registry.interface.ModelRegistry` on an MLflow tracking store
+    and model registry.
+
+    ``tracking_uri`` is a ``sqlite:///`` file or an MLflow server (``http://...``);
+    ``registry_uri`` defaults to it. ``artifact_location`` is where new experiments keep
+    their artifacts (``None``: the server's default root; never ``./mlruns`` for the
+    embedded SQLite store, see :func:`registry_from_config`). ``experiment`` names the
+    experiment of every model's runs (``None``: ``decayguard-<model name>``).
+    """
+
+    def __init__(
+        self,
+        tracking_uri: str,
+        *,
+        registry_uri: str | None = None,
+        artifact_location: str | None = None,
+        experiment: str | None = None,
+        retries: int = 6,
+        backoff: float = 0.2,
+    ) -> None:
+        for key, value in TELEMETRY_ENV.items():
+            os.environ.setdefault(key, value)
+        self.tracking_uri = tracking_uri
+        self.registry_uri = registry_uri or tracking_uri
+        self.artifact_location = artifact_location
+        self.experiment = experiment
+        self.retries = retries
+        self.backoff = backoff
+        self._client_lock = threading.Lock()
+        self._client_obj: Any = None
+        self._experiment_ids: dict[str, str] = {}
+
+    def __repr__(self) -> str:
+        return f"MlflowRegistry(tracking_uri={self.tracking_uri!r})"
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    @property
+    def _client(self) -> Any:
+        """The MlflowClient, built on first use (MLflow creates a new SQLite file's tables
+        then; processes sharing the file take turns through a lock file)."""
+        with self._client_lock:
+            if self._client_obj is None:
+                db = _sqlite_path(self.tracking_uri)
+                if db is None:
+                    self._client_obj = self._new_client()
+                else:
+                    with _file_lock(db.with_name(db.name + ".init-lock")):
+                        client = self._new_client()
+                        self._call("open the tracking store", client.search_experiments, 1)
+                        if _sqlite_path(self.registry_uri) is not None:
+                            self._call(
+                                "open the model registry", client.search_registered_models, 1
+                            )
+                        self._client_obj = client
+            return self._client_obj
+
+    def _new_client(self) -> Any:
+        try:
+            from mlflow import MlflowClient
+        except ImportError as exc:  # the serving environment
+            raise ServiceError(
+                "MLflow is not installed in this environment; the model registry needs the "
+                "control environment"
+            ) from exc
+        try:
+            return MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.registry_uri)
+        except Exception as exc:
+            raise self._service_error("connect", exc) from exc
+
+    def _service_error(self, what: str, exc: BaseException) -> ServiceError:
+        return ServiceError(f"MLflow at {self.tracking_uri}: cannot {what}: {exc}")
+
+    def _call(
+        self,
+        what: str,
+        fn: Callable[..., _T],
+        *args: Any,
+        not_found: str | None = None,
+        **kwargs: Any,
+    ) -> _T:
+        """``fn(*args, **kwargs)``, retrying transient (locked-database) failures with
+        jittered exponential backoff. MLflow and OS errors become :class:`ServiceError`,
+        or :class:`ArtifactError` (``not_found``) when MLflow says the object is missing."""
+        from mlflow.exceptions import MlflowException
+
+        delay = self.backoff
+        for attempt in range(self.retries + 1):
+            try:
+                return fn(*args, **kwargs)
+            except (MlflowException, OSError) as exc:
+                if attempt < self.retries and _is_transient(exc):
+                    _log.info("MLflow busy (%s): retrying %s in %.2f s", exc, what, delay)
+                    time.sleep(delay * (1 + random.random()))
+                    delay *= 2
+                    continue
+                if not_found is not None and _error_code(exc) in _MISSING_CODES:
+                    raise ArtifactError(not_found) from exc
+                raise self._service_error(what, exc) from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _experiment_name(self, model_name: str) -> str:
+        return self.experiment or f"decayguard-{model_name}"
+
+    def _experiment_id(self, model_name: str) -> str:
+        name = self._experiment_name(model_name)
+        cached = self._experiment_ids.get(name)
+        if cached is not None:
+            return cached
+        client = self._client
+        experiment = self._call("read experiment", client.get_experiment_by_name, name)
+        if experiment is None:
+            try:
+                experiment_id = self._call(
+                    f"create experiment {name!r}",
+                    client.create_experiment,
+                    name,
+                    artifact_location=self.artifact_location,
+                )
+            except ServiceError as exc:  # another process created it first
+                if _error_code(exc.__cause__ or exc) != "RESOURCE_ALREADY_EXISTS":
+                    raise
+                experiment = self._call("read experiment", client.get_experiment_by_name, name)
+                experiment_id = experiment.experiment_id
+        elif experiment.lifecycle_stage == "deleted":
+            raise ServiceError(
+                f"MLflow at {self.tracking_uri}: experiment {name!r} is deleted; restore it "
+                f"(mlflow experiments restore --experiment-id {experiment.experiment_id}) "
+                "or set registry.experiment to another name"
+            )
+        else:
+            experiment_id = experiment.experiment_id
+        self._experiment_ids[name] = str(experiment_id)
+        return str(experiment_id)
+
+    def _ensure_registered_model(self, model_name: str) -> None:
+        client = self._client
+        try:
+            self._call(
+                "read registered model",
+                client.get_registered_model,
+                model_name,
+                not_found="missing",
+            )
+        except ArtifactError:
+            try:
+                self._call(
+                    f"create registered model {model_name!r}",
+                    client.create_registered_model,
+                    model_name,
+                )
+            except ServiceError as exc:  # another process created it first
+                if _error_code(exc.__cause__ or exc) != "RESOURCE_ALREADY_EXISTS":
+                    raise
+
+    def _record(self, mv: Any, aliases: tuple[str, ...] | None = None) -> ModelVersionRecord:
+        params: dict[str, str] = {}
+        metrics: dict[str, float] = {}
+        if mv.run_id:
+            run = self._call("read run", self._client.get_run, mv.run_id)
+            params = dict(run.data.params)
+            metrics = {k: float(v) for k, v in run.data.metrics.items()}
+        return ModelVersionRecord(
+            model_name=mv.name,
+            version=str(mv.version),
+            aliases=tuple(sorted(mv.aliases if aliases is None else aliases)),
+            run_id=mv.run_id or None,
+            source=mv.source,
+            tags=dict(mv.tags),
+            created_at=datetime.fromtimestamp(mv.creation_timestamp / 1000, UTC),
+            params=params,
+            metrics=metrics,
+        )
+
+    def _model_version(self, model_name: str, version: str) -> Any:
+        return self._call(
+            "read model version",
+            self._client.get_model_version,
+            model_name,
+            version,
+            not_found=f"model {model_name!r} has no registered version {version!r}",
+        )
+
+    # -- registration -----------------------------------------------------------------------
+
+    def register(
+        self, model_name: str, export: Exporter, run: RunRecord, *, alias: str | None
+    ) -> ModelVersionRecord:
+        """See :meth:`ModelRegistry.register`."""
+        client = self._client
+        experiment_id = self._experiment_id(model_name)
+        self._ensure_registered_model(model_name)
+        mlflow_run = self._call(
+            "create run",
+            client.create_run,
+            experiment_id,
+            run_name=run.run_name,
+            tags=dict(run.tags),
+        )
+        run_id: str = mlflow_run.info.run_id
+        version: str | None = None
+        try:
+            self._log_params_and_metrics(run_id, run)
+            mv = self._call(
+                "create model version",
+                client.create_model_version,
+                model_name,
+                source=f"{mlflow_run.info.artifact_uri}/{MODEL_ARTIFACT_PATH}",
+                run_id=run_id,
+                tags={**run.tags, TAG_STATUS: "registering"},
+            )
+            version = str(mv.version)
+            folder = Path(export(version))
+            self._call(
+                "log the model folder",
+                client.log_artifacts,
+                run_id,
+                str(folder),
+                MODEL_ARTIFACT_PATH,
+            )
+            self._call(
+                "log lineage",
+                client.log_text,
+                run_id,
+                json.dumps(dict(run.lineage), indent=2, sort_keys=True, default=str),
+                LINEAGE_ARTIFACT,
+            )
+            if run.datasets:
+                self._call(
+                    "log input datasets",
+                    client.log_inputs,
+                    run_id,
+                    datasets=[_dataset_input(d) for d in run.datasets],
+                )
+            self._call(
+                "tag model version",
+                client.set_model_version_tag,
+                model_name,
+                version,
+                TAG_STATUS,
+                "ready",
+            )
+            if alias is not None:
+                self.set_alias(model_name, alias, version)
+            self._call("end run", client.set_terminated, run_id, "FINISHED")
+        except BaseException as exc:
+            self._abandon(model_name, version, run_id, exc)
+            raise
+        return self.get(model_name, version)
+
+    def _log_params_and_metrics(self, run_id: str, run: RunRecord) -> None:
+        from mlflow.entities import Metric, Param
+
+        params = [Param(str(k), _truncate(str(v))) for k, v in run.params.items()]
+        now = int(time.time() * 1000)
+        metrics = [Metric(str(k), float(v), now, 0) for k, v in run.metrics.items()]
+        for i in range(0, len(params), MAX_PARAMS_PER_BATCH):
+            chunk = params[i : i + MAX_PARAMS_PER_BATCH]
+            self._call("log params", self._client.log_batch, run_id, params=chunk)
+        for i in range(0, len(metrics), MAX_METRICS_PER_BATCH):
+            chunk_m = metrics[i : i + MAX_METRICS_PER_BATCH]
+            self._call("log metrics", self._client.log_batch, run_id, metrics=chunk_m)
+
+    def _abandon(
+        self, model_name: str, version: str | None, run_id: str, cause: BaseException
+    ) -> None:
+        """Tag the half-registered version ``failed`` and end its run ``FAILED``. A failure
+        here is logged (the caller re-raises ``cause``, the error that matters)."""
+        client = self._client_obj
+        steps: list[tuple[str, Callable[[], object]]] = []
+        if version is not None:
+            steps.append(
+                (
+                    "tag the version failed",
+                    lambda: client.set_model_version_tag(model_name, version, TAG_STATUS, "failed"),
+                )
+            )
+        steps.append(("end the run FAILED", lambda: client.set_terminated(run_id, "FAILED")))
+        for what, step in steps:
+            try:
+                self._call(what, step)
+            except DecayguardError as exc:
+                _log.error(
+                    "registering %s version %s failed (%s); could not %s either: %s",
+                    model_name,
+                    version,
+                    cause,
+                    what,
+                    exc,
+                )
+
+    # -- reading and aliases ----------------------------------------------------------------
+
+    def get(self, model_name: str, version: str) -> ModelVersionRecord:
+        """See :meth:`ModelRegistry.get`."""
+        return self._record(self._model_version(model_name, version))
+
+    def _aliases(self, model_name: str) -> dict[str, str]:
+        """alias -> version of a registered model (empty when the model does not exist)."""
+        try:
+            model = self._call(
+                "read registered model",
+                self._client.get_registered_model,
+                model_name,
+                not_found="missing",
+            )
+        except ArtifactError:
+            return {}
+        return {str(a): str(v) for a, v in (model.aliases or {}).items()}
+
+    def by_alias(self, model_name: str, alias: str) -> ModelVersionRecord | None:
+        """See :meth:`ModelRegistry.by_alias`."""
+        # get_model_version_by_alias raises INVALID_PARAMETER_VALUE for an unset alias (and
+        # RESOURCE_DOES_NOT_EXIST for an unknown model): read the model's alias map instead.
+        version = self._aliases(model_name).get(alias)
+        return None if version is None else self.get(model_name, version)
+
+    def versions(self, model_name: str) -> list[ModelVersionRecord]:
+        """See :meth:`ModelRegistry.versions`."""
+        client = self._client
+        aliases = self._aliases(model_name)
+        found: list[Any] = []
+        token: str | None = None
+        quoted = model_name.replace("'", "\\'")
+        while True:
+            page = self._call(
+                "search model versions",
+                client.search_model_versions,
+                f"name = '{quoted}'",
+                max_results=1000,
+                page_token=token,
+            )
+            found.extend(page)
+            token = page.token
+            if not token:
+                break
+        found.sort(key=lambda mv: int(mv.version))
+        return [
+            self._record(mv, tuple(a for a, v in aliases.items() if v == str(mv.version)))
+            for mv in found
+        ]
+
+    def set_alias(self, model_name: str, alias: str, version: str) -> None:
+        """See :meth:`ModelRegistry.set_alias`."""
+        self._call(
+            "set alias",
+            self._client.set_registered_model_alias,
+            model_name,
+            alias,
+            version,
+            not_found=f"model {model_name!r} has no registered version {version!r}",
+        )
+
+    def delete_alias(self, model_name: str, alias: str) -> None:
+        """See :meth:`ModelRegistry.delete_alias`."""
+        if alias not in self._aliases(model_name):
+            return
+        self._call("delete alias", self._client.delete_registered_model_alias, model_name, alias)
+
+    # -- artifacts --------------------------------------------------------------------------
+
+    def lineage(self, model_name: str, version: str) -> dict[str, Any]:
+        """See :meth:`ModelRegistry.lineage` (``{}`` when the run logged none)."""
+        run_id = self._model_version(model_name, version).run_id
+        if not run_id:
+            return {}
+        client = self._client
+        listed = self._call("list artifacts", client.list_artifacts, run_id)
+        if LINEAGE_ARTIFACT not in {a.path for a in listed}:
+            return {}
+        with tempfile.TemporaryDirectory(prefix="decayguard-lineage-") as tmp:
+            path = self._call(
+                "download lineage", client.download_artifacts, run_id, LINEAGE_ARTIFACT, tmp
+            )
+            data = json.loads(Path(path).read_text())
+        if not isinstance(data, dict):
+            raise ArtifactError(f"{model_name} version {version}: lineage.json is not an object")
+        return data
+
+    def download(self, model_name: str, version: str, dest: Path) -> Path:
+        """See :meth:`ModelRegistry.download`: ``dest`` is replaced by the exported folder
+        (the one holding ``manifest.json``)."""
+        mv = self._model_version(model_name, version)
+        if not mv.run_id:
+            raise ArtifactError(f"{model_name} version {version} has no run to download from")
+        dest = Path(dest)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix=".download-", dir=dest.parent) as tmp:
+            local = self._call(
+                f"download {model_name} version {version}",
+                self._client.download_artifacts,
+                mv.run_id,
+                MODEL_ARTIFACT_PATH,
+                tmp,
+            )
+            if not (Path(local) / "manifest.json").is_file():
+                raise ArtifactError(
+                    f"{model_name} version {version}: the downloaded folder has no manifest.json"
+                    f" (status {mv.tags.get(TAG_STATUS, 'unknown')})"
+                )
+            if dest.exists():
+                shutil.rmtree(dest)
+            Path(local).rename(dest)
+        return dest
+
+
+def _dataset_input(dataset: DatasetInput) -> Any:
+    """An ``mlflow.entities.DatasetInput`` (schema and profile of the frame, not its rows)."""
+    # LocalArtifactDatasetSource is generated at import time (invisible to type checkers).
+    from mlflow.data.artifact_dataset_sources import (  # type: ignore[attr-defined]
+        LocalArtifactDatasetSource,
+    )
+    from mlflow.data.pandas_dataset import from_pandas
+    from mlflow.entities import DatasetInput as MlflowDatasetInput
+    from mlflow.entities import InputTag
+
+    # A plain source string is kept as is (resolving it guesses among source types); with
+    # no source MLflow records the calling code as the source.
+    extra: dict[str, Any] = {}
+    if dataset.source:
+        extra["source"] = LocalArtifactDatasetSource(dataset.source)
+    pandas_dataset = from_pandas(dataset.frame, name=dataset.name, digest=dataset.digest, **extra)
+    return MlflowDatasetInput(
+        pandas_dataset._to_mlflow_entity(),
+        tags=[InputTag(DATASET_CONTEXT_TAG, dataset.context)],
+    )
+
+
+def registry_from_config(cfg: DecayguardConfig) -> MlflowRegistry:
+    """The project's registry: ``registry.tracking_uri`` (an MLflow server), or SQLite at
+    ``<state_dir>/mlflow/mlflow.db`` with artifacts in ``<state_dir>/mlflow/artifacts``."""
+    reg = cfg.registry
+    if reg.tracking_uri is None:
+        home = cfg.path(cfg.project.state_dir).resolve() / "mlflow"
+        home.mkdir(parents=True, exist_ok=True)
+        uri = f"sqlite:///{home / 'mlflow.db'}"
+        root = reg.artifact_root
+        if root is None:
+            artifacts = (home / "artifacts").as_uri()
+        elif "://" in root:
+            artifacts = root
+        else:
+            artifacts = cfg.path(root).resolve().as_uri()
+        return MlflowRegistry(
+            uri,
+            registry_uri=reg.registry_uri or uri,
+            artifact_location=artifacts,
+            experiment=reg.experiment,
+        )
+    return MlflowRegistry(
+        reg.tracking_uri,
+        registry_uri=reg.registry_uri,
+        artifact_location=reg.artifact_root,
+        experiment=reg.experiment,
+    )
