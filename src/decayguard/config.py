@@ -73,7 +73,9 @@ class ModelConfig(_Section):
     entity_key: str | None = None
     """Name of the entity key column (for joins by entity and time, and Feast lookups)."""
     train_function: str | None = None
-    """Import path ``package.module:function`` of the user's training function."""
+    """Import path ``package.module:function`` of the user's training function (modules are
+    found from the project folder first). It takes a :class:`decayguard.training.TrainingSet`
+    and returns a fitted scikit-learn estimator or pipeline, or a LightGBM model."""
 
 
 class FeaturesConfig(_Section):
@@ -231,6 +233,40 @@ class OrchestrationConfig(_Section):
         return self.prefect_api_url or f"http://{self.prefect_host}:{self.prefect_port}/api"
 
 
+class TrainingConfig(_Section):
+    schedule: str | None = None
+    """Cron expression (UTC) of scheduled retraining, for example ``0 3 * * 1`` (Mondays
+    03:00); ``None``: retrain only on decay or by hand."""
+    on_decay: bool = True
+    """Retrain when the monitor run detects decay (the ``decayguard.decay.detected`` event)."""
+    timeout_minutes: float = Field(default=60.0, gt=0)
+    """A training function still running after this long is stopped and the run fails."""
+    holdout_days: float = Field(default=7.0, gt=0)
+    """The most recent matured labels, this many days of them, are held out by time: never
+    trained on, they are what the champion/challenger gate scores both models on."""
+    min_labels: int = Field(default=200, ge=1)
+    """Fewer usable training labels than this (matured, before the holdout, with features):
+    the run ends as "waiting for labels" and trains nothing."""
+    min_hours_between: float = Field(default=24.0, ge=0)
+    """Cooldown: no retraining starts within this many hours of the last one that trained."""
+    trigger_window_minutes: float = Field(default=60.0, gt=0)
+    """Decay events for one model within this window are one trigger: one retraining, however
+    many events arrive (or are re-delivered)."""
+
+
+class RegistryConfig(_Section):
+    tracking_uri: str | None = None
+    """MLflow tracking URI, for example ``http://127.0.0.1:5000`` for an MLflow server on
+    PostgreSQL. ``None``: SQLite at ``<state_dir>/mlflow/mlflow.db``."""
+    registry_uri: str | None = None
+    """MLflow model registry URI (``None``: the tracking URI)."""
+    artifact_root: str | None = None
+    """Where new MLflow experiments keep their artifacts (``None``: ``<state_dir>/mlflow/
+    artifacts`` with the embedded default; the server's own root with a tracking server)."""
+    experiment: str | None = None
+    """MLflow experiment of the model's retraining runs (``None``: ``decayguard-<model>``)."""
+
+
 class DecayguardConfig(BaseSettings):
     """The whole project configuration."""
 
@@ -259,6 +295,10 @@ class DecayguardConfig(BaseSettings):
     """The control API."""
     orchestration: OrchestrationConfig = Field(default_factory=OrchestrationConfig)
     """Prefect: the server, the flow runner and their schedules."""
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
+    """Continuous training: triggers, training data, the holdout, single-flight."""
+    registry: RegistryConfig = Field(default_factory=RegistryConfig)
+    """The MLflow model registry that keeps every retrained version and its lineage."""
 
     root: Path = Field(default=Path("."), exclude=True)
     """Folder of the project (where decayguard.yaml lives); set by :func:`load_config`."""

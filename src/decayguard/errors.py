@@ -8,7 +8,8 @@ which part failed, and is always raised ``from`` the underlying cause::
     ├── StoreError           the store is unreachable or its schema is behind
     ├── ArtifactError        a model artifact is missing or fails its SHA-256 pin
     ├── InputValidationError a request does not match the model's input schema
-    └── ServiceError         a component (MLServer, Prefect, Feast) misbehaved
+    ├── ServiceError         a component (MLServer, Prefect, Feast, MLflow) misbehaved
+    └── TrainingError        the user's training function failed (names the function)
 """
 
 from __future__ import annotations
@@ -43,3 +44,14 @@ class InputValidationError(DecayguardError):
 
 class ServiceError(DecayguardError):
     """An external component (MLServer, Prefect, Feast, MLflow) failed or did not start."""
+
+
+class TrainingError(DecayguardError):
+    """The user's training function raised, hung, or returned an unusable model.
+
+    ``function`` is the ``package.module:function`` named by ``model.train_function``.
+    """
+
+    def __init__(self, function: str, message: str) -> None:
+        super().__init__(f"training function {function}: {message}")
+        self.function = function

@@ -8,20 +8,20 @@ import pandas as pd
 import pytest
 
 from decayguard.errors import ArtifactError
-from decayguard.features import LastNDays, TrainingSet, TrainingSetLineage, compare_lineage
+from decayguard.features import LastNDays, PointInTimeSet, TrainingSetLineage, compare_lineage
 from decayguard.features.lineage import frame_sha256
 
 from .conftest import SERVICE, Project, labels_for
 
 
 @pytest.fixture(scope="module")
-def built(sqlite_project: Project) -> tuple[pd.DataFrame, TrainingSet]:
+def built(sqlite_project: Project) -> tuple[pd.DataFrame, PointInTimeSet]:
     labels = labels_for(sqlite_project.source, sqlite_project.now, rows=500, seed=23)
     return labels, sqlite_project.repo.training_set(labels, end=sqlite_project.now.to_pydatetime())
 
 
 def test_lineage_record_reproduces_the_same_frame_hash(
-    sqlite_project: Project, built: tuple[pd.DataFrame, TrainingSet]
+    sqlite_project: Project, built: tuple[pd.DataFrame, PointInTimeSet]
 ) -> None:
     _, training = built
     record = TrainingSetLineage.from_dict(json.loads(training.lineage.to_json()))
@@ -33,7 +33,7 @@ def test_lineage_record_reproduces_the_same_frame_hash(
 
 
 def test_rebuilding_from_shuffled_labels_gives_the_same_hash(
-    sqlite_project: Project, built: tuple[pd.DataFrame, TrainingSet]
+    sqlite_project: Project, built: tuple[pd.DataFrame, PointInTimeSet]
 ) -> None:
     labels, training = built
     shuffled = labels.sample(frac=1.0, random_state=3)
@@ -48,7 +48,7 @@ def test_rebuilding_from_shuffled_labels_gives_the_same_hash(
 
 
 def test_reproducing_from_labels_checks_the_hash_and_names_what_changed(
-    sqlite_project: Project, built: tuple[pd.DataFrame, TrainingSet]
+    sqlite_project: Project, built: tuple[pd.DataFrame, PointInTimeSet]
 ) -> None:
     labels, training = built
     record = TrainingSetLineage.from_dict(training.lineage.to_dict())
@@ -62,7 +62,7 @@ def test_reproducing_from_labels_checks_the_hash_and_names_what_changed(
 
 
 def test_lineage_names_service_version_window_rows_and_sources(
-    sqlite_project: Project, built: tuple[pd.DataFrame, TrainingSet]
+    sqlite_project: Project, built: tuple[pd.DataFrame, PointInTimeSet]
 ) -> None:
     labels, training = built
     lineage = training.lineage
@@ -81,7 +81,7 @@ def test_lineage_names_service_version_window_rows_and_sources(
 
 
 def test_compare_lineage_spots_a_different_window(
-    sqlite_project: Project, built: tuple[pd.DataFrame, TrainingSet]
+    sqlite_project: Project, built: tuple[pd.DataFrame, PointInTimeSet]
 ) -> None:
     labels, training = built
     recent = sqlite_project.repo.training_set(
@@ -97,7 +97,7 @@ def test_compare_lineage_spots_a_different_window(
 
 
 def test_a_tampered_saved_training_set_is_refused(
-    sqlite_project: Project, built: tuple[pd.DataFrame, TrainingSet]
+    sqlite_project: Project, built: tuple[pd.DataFrame, PointInTimeSet]
 ) -> None:
     labels, _ = built
     end = sqlite_project.now.to_pydatetime()

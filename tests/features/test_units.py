@@ -30,10 +30,10 @@ from decayguard.features import (
     point_in_time_join,
     window_from_config,
 )
+from decayguard.features.joins import attach_features, validate_labels
 from decayguard.features.online import AsyncOnlineFeatureClient, parse_online_response
 from decayguard.features.scaffold import render_definitions, write_feature_repo
 from decayguard.features.store_yaml import feature_store_settings
-from decayguard.features.training import attach_features, validate_labels
 from decayguard.features.windows import window_from_description
 from decayguard.scaffold import CONFIG_TEMPLATE
 

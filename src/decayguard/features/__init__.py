@@ -17,6 +17,7 @@ Importing this package never imports Feast.
 
 from __future__ import annotations
 
+from decayguard.features.joins import PointInTimeSet, point_in_time_join
 from decayguard.features.lineage import (
     LineageComparison,
     TrainingSetLineage,
@@ -28,7 +29,6 @@ from decayguard.features.repo import FeatureRepo
 from decayguard.features.scaffold import write_feature_repo
 from decayguard.features.server import FeatureServer
 from decayguard.features.store_yaml import render_feature_store_yaml, write_feature_store_yaml
-from decayguard.features.training import TrainingSet, point_in_time_join
 from decayguard.features.windows import (
     AllHistory,
     DataWindow,
@@ -46,8 +46,8 @@ __all__ = [
     "LastNDays",
     "LineageComparison",
     "OnlineFeatureClient",
+    "PointInTimeSet",
     "RecencyWeighted",
-    "TrainingSet",
     "TrainingSetLineage",
     "compare_lineage",
     "frame_sha256",

@@ -25,6 +25,7 @@ import pandas as pd
 from decayguard.config import DecayguardConfig
 from decayguard.errors import ArtifactError, ConfigError, InputValidationError, ServiceError
 from decayguard.features._feast import import_feast, run_feast
+from decayguard.features.joins import PointInTimeSet, attach_features, validate_labels
 from decayguard.features.lineage import (
     TrainingSetLineage,
     definition_sha256,
@@ -32,7 +33,6 @@ from decayguard.features.lineage import (
     frame_sha256,
 )
 from decayguard.features.store_yaml import FEATURE_STORE_YAML, write_feature_store_yaml
-from decayguard.features.training import TrainingSet, attach_features, validate_labels
 from decayguard.features.windows import (
     TIME_COLUMN,
     AllHistory,
@@ -269,7 +269,7 @@ class FeatureRepo:
         time_column: str = TIME_COLUMN,
         feature_service: str | None = None,
         save: bool = True,
-    ) -> TrainingSet:
+    ) -> PointInTimeSet:
         """A point-in-time-correct training frame for ``labels`` and its lineage record.
 
         ``labels`` has the entity key(s), the label time and any label columns. Only labels
@@ -326,7 +326,7 @@ class FeatureRepo:
             created_at=created.isoformat(),
             feast_version=str(import_feast().__version__),
         )
-        return TrainingSet(frame=frame, lineage=lineage)
+        return PointInTimeSet(frame=frame, lineage=lineage)
 
     def _historical(self, pairs: pd.DataFrame, schema: ServiceSchema) -> pd.DataFrame:
         service = self.service(schema.name)
@@ -371,7 +371,7 @@ class FeatureRepo:
         """Names of the training sets saved in this repo's Feast registry."""
         return sorted(ds.name for ds in self.store.list_saved_datasets())
 
-    def load_training_set(self, lineage: TrainingSetLineage) -> TrainingSet:
+    def load_training_set(self, lineage: TrainingSetLineage) -> PointInTimeSet:
         """The saved frame a lineage record points to, checked against its SHA-256."""
         if lineage.saved_dataset is None:
             raise ArtifactError("this training set was not saved (built with save=False)")
@@ -396,11 +396,11 @@ class FeatureRepo:
                 f"{path}: SHA-256 {digest[:16]}… does not match the lineage record's "
                 f"{lineage.frame_sha256[:16]}…"
             )
-        return TrainingSet(frame=frame[lineage.columns], lineage=lineage)
+        return PointInTimeSet(frame=frame[lineage.columns], lineage=lineage)
 
     def reproduce_training_set(
         self, lineage: TrainingSetLineage, labels: pd.DataFrame, *, time_column: str = TIME_COLUMN
-    ) -> TrainingSet:
+    ) -> PointInTimeSet:
         """Rebuild a training set from its labels and lineage record; same hash or an error.
 
         Uses the recorded feature service, window and as-of time. On a mismatch the
@@ -434,7 +434,7 @@ class FeatureRepo:
 
     def training_set_from_config(
         self, labels: pd.DataFrame, cfg: DecayguardConfig, **kwargs: Any
-    ) -> TrainingSet:
+    ) -> PointInTimeSet:
         """:meth:`training_set` with the window configured in ``features``."""
         return self.training_set(labels, window=window_from_config(cfg.features), **kwargs)
 

@@ -1,8 +1,9 @@
 """The demo's training functions: the first champion, and every retrained challenger.
 
 Each has the project's training-function signature (``model.train_function`` in
-``decayguard.yaml``): it takes a DataFrame with the feature columns and the
-label column and returns a fitted estimator. One per task:
+``decayguard.yaml``): it takes the :class:`~decayguard.training.TrainingSet` that
+retraining builds (or, for the first champion, a DataFrame with the feature columns
+and the label column) and returns a fitted estimator. One per task:
 
 * :func:`train_model` (binary, ``default``): ``predict`` and ``predict_proba``;
 * :func:`train_grade_model` (multiclass, ``risk_grade``): multinomial logistic
@@ -40,6 +41,7 @@ from decayguard.sim.population import (
     NUMERIC_FEATURES,
     RISK_GRADES,
 )
+from decayguard.training.contract import TrainingSet
 
 _LABEL_VALUES = {"0": 0, "1": 1}
 
@@ -118,8 +120,10 @@ def build_loss_regressor() -> Pipeline:
     return Pipeline([("encode", LoanFeatureEncoder()), ("regress", regressor)])
 
 
-def _labelled(frame: pd.DataFrame, column: str) -> tuple[pd.DataFrame, pd.Series]:
-    """The feature matrix and labels of the rows of ``frame`` that have a label."""
+def _labelled(data: pd.DataFrame | TrainingSet, column: str) -> tuple[pd.DataFrame, pd.Series]:
+    """The feature matrix and labels of the rows of ``data`` that have a label: a frame, or
+    the :class:`~decayguard.training.TrainingSet` that retraining passes."""
+    frame = data.frame if isinstance(data, TrainingSet) else data
     missing = [c for c in (*FEATURE_NAMES, column) if c not in frame.columns]
     if missing:
         raise InputValidationError(missing[0], "column missing from the training frame")
@@ -128,7 +132,7 @@ def _labelled(frame: pd.DataFrame, column: str) -> tuple[pd.DataFrame, pd.Series
     return X, labelled[column]
 
 
-def train_model(frame: pd.DataFrame) -> Pipeline:
+def train_model(frame: pd.DataFrame | TrainingSet) -> Pipeline:
     """Fit the champion on ``frame`` (the six features plus ``default``; other columns are
     ignored, rows without a label are skipped). Labels may be ints, bools or the strings
     ``"0"``/``"1"``; the fitted model's ``classes_`` are ``[0, 1]``, so
@@ -141,7 +145,7 @@ def train_model(frame: pd.DataFrame) -> Pipeline:
     return build_pipeline().fit(X, y)
 
 
-def train_grade_model(frame: pd.DataFrame) -> Pipeline:
+def train_grade_model(frame: pd.DataFrame | TrainingSet) -> Pipeline:
     """Fit the multiclass champion on ``frame`` (the six features plus ``risk_grade``, the
     strings ``"A"``-``"D"``; other columns ignored, unlabelled rows skipped). The fitted
     model's ``classes_`` are the grades seen, in order; ``predict`` returns grades."""
@@ -157,7 +161,7 @@ def train_grade_model(frame: pd.DataFrame) -> Pipeline:
     return build_grade_classifier().fit(X, y.to_numpy(dtype=object))
 
 
-def train_loss_model(frame: pd.DataFrame) -> Pipeline:
+def train_loss_model(frame: pd.DataFrame | TrainingSet) -> Pipeline:
     """Fit the regression champion on ``frame`` (the six features plus ``loss_amount``:
     positive numbers, or their text such as ``"1234.56"``; other columns ignored,
     unlabelled rows skipped). ``predict`` returns one loss amount per row."""

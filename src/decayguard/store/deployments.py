@@ -85,3 +85,9 @@ def active_artifact_uri(engine: Engine, model_name: str, role: str = "champion")
     or ``None``: none active, or none recorded."""
     uri: str | None = _active(engine, model_name, role, deployments.c.artifact_uri)
     return uri
+
+
+def active_artifact_sha256(engine: Engine, model_name: str, role: str = "champion") -> str | None:
+    """The pinned SHA-256 of the artifact active in ``role``, or ``None``."""
+    sha: str | None = _active(engine, model_name, role, deployments.c.artifact_sha256)
+    return sha

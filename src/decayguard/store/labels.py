@@ -223,3 +223,60 @@ def label_history(engine: Engine, model_name: str, key: str) -> pd.DataFrame:
     )
     with engine.connect() as conn:
         return pd.DataFrame(conn.execute(query).all(), columns=list(query.selected_columns.keys()))
+
+
+def labels_as_of(engine: Engine, model_name: str, as_of: datetime) -> pd.DataFrame:
+    """Every label key's value as it stood at ``as_of`` (received by then, not yet corrected),
+    with the time and entity it belongs to: training sets are rebuilt from exactly this.
+
+    Columns: ``label_key``, ``prediction_id``, ``entity_key``, ``label_time`` (the prediction's
+    time for labels by id, the event time for labels by entity), ``arm`` (of the prediction;
+    ``None`` for labels by entity), ``value``, ``source``, ``received_at``. Labels by id of a
+    prediction the store no longer has are left out.
+    """
+    moment = as_utc(as_of)
+    valid = sa.and_(
+        labels.c.model_name == model_name,
+        labels.c.received_at <= moment,
+        sa.or_(labels.c.superseded_at.is_(None), labels.c.superseded_at > moment),
+    )
+    by_id = (
+        sa.select(
+            labels.c.label_key,
+            labels.c.prediction_id,
+            predictions.c.entity_key,
+            predictions.c.ts.label("label_time"),
+            predictions.c.arm,
+            labels.c.value,
+            labels.c.source,
+            labels.c.received_at,
+        )
+        .join(predictions, predictions.c.id == labels.c.prediction_id)
+        .where(valid)
+    )
+    by_entity = sa.select(
+        labels.c.label_key,
+        labels.c.prediction_id,
+        labels.c.entity_key,
+        labels.c.event_time.label("label_time"),
+        sa.null().label("arm"),
+        labels.c.value,
+        labels.c.source,
+        labels.c.received_at,
+    ).where(valid, labels.c.prediction_id.is_(None))
+    query = sa.union_all(by_id, by_entity)
+    columns = [
+        "label_key",
+        "prediction_id",
+        "entity_key",
+        "label_time",
+        "arm",
+        "value",
+        "source",
+        "received_at",
+    ]
+    with engine.connect() as conn:
+        frame = pd.DataFrame(conn.execute(query).all(), columns=columns)
+    for column in ("label_time", "received_at"):
+        frame[column] = pd.to_datetime(frame[column], utc=True)
+    return frame.sort_values(["label_time", "label_key"]).reset_index(drop=True)

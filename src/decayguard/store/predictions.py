@@ -316,3 +316,20 @@ def get_prediction(engine: Engine, prediction_id: str) -> dict[str, Any] | None:
             k[len(OUTPUT_PREFIX) :]: v for k, v in full.items() if k.startswith(OUTPUT_PREFIX)
         },
     }
+
+
+def answered_times(
+    engine: Engine, model_name: str, start: datetime | None, end: datetime
+) -> pd.Series:
+    """The times of the predictions answered to clients (every arm but ``shadow``) with
+    ``start <= ts < end``: what label coverage is measured against."""
+    query = sa.select(predictions.c.ts).where(
+        predictions.c.model_name == model_name,
+        predictions.c.arm != "shadow",
+        predictions.c.ts < as_utc(end),
+    )
+    if start is not None:
+        query = query.where(predictions.c.ts >= as_utc(start))
+    with engine.connect() as conn:
+        values = [row[0] for row in conn.execute(query)]
+    return pd.Series(pd.to_datetime(values, utc=True), name="ts", dtype="datetime64[ns, UTC]")

@@ -196,3 +196,42 @@ audit_events = sa.Table(
     sa.Column("details", sa.JSON, nullable=True),
     sa.Index(None, "model_name", "ts"),
 )
+
+# One row per retraining attempt. Two partial unique indexes make single-flight a property of
+# the store rather than of the orchestrator: at most one running retraining per model, and at
+# most one retraining per trigger window (a re-delivered event finds its window taken).
+TRAINING_HELD_STATUSES = ("running", "registered", "failed")
+training_runs = sa.Table(
+    "training_runs",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("model_name", sa.String(200), nullable=False),
+    sa.Column("trigger", sa.String(20), nullable=False),
+    sa.Column("trigger_key", sa.String(300), nullable=False),
+    sa.Column("reason", sa.Text, nullable=True),
+    sa.Column("status", sa.String(30), nullable=False),
+    sa.Column("as_of", UtcDateTime, nullable=False),
+    sa.Column("started_at", UtcDateTime, nullable=False),
+    sa.Column("lease_expires_at", UtcDateTime, nullable=False),
+    sa.Column("finished_at", UtcDateTime, nullable=True),
+    sa.Column("parent_version", sa.String(100), nullable=True),
+    sa.Column("version", sa.String(100), nullable=True),
+    sa.Column("message", sa.Text, nullable=True),
+    sa.Column("details", sa.JSON, nullable=True),
+    sa.Index(None, "model_name", "as_of"),
+)
+sa.Index(
+    "uq_training_runs_running",
+    training_runs.c.model_name,
+    unique=True,
+    sqlite_where=training_runs.c.status == "running",
+    postgresql_where=training_runs.c.status == "running",
+)
+sa.Index(
+    "uq_training_runs_trigger",
+    training_runs.c.model_name,
+    training_runs.c.trigger_key,
+    unique=True,
+    sqlite_where=training_runs.c.status.in_(TRAINING_HELD_STATUSES),
+    postgresql_where=training_runs.c.status.in_(TRAINING_HELD_STATUSES),
+)

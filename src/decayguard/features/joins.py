@@ -27,7 +27,7 @@ FeatureRetriever = Callable[[pd.DataFrame], pd.DataFrame]
 
 
 @dataclass(frozen=True)
-class TrainingSet:
+class PointInTimeSet:
     """A point-in-time-correct training frame and the lineage record that pins it."""
 
     frame: pd.DataFrame
