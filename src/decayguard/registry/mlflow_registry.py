@@ -13,7 +13,8 @@ number first, so the export can carry it, and sets the alias last:
 1. create the registered model (if missing) and a run with the params, metrics and tags;
 2. create the version, tagged ``decayguard.status=registering``;
 3. ``export(version)``, log the folder, ``lineage.json`` and the input datasets;
-4. tag the version ``ready``, set the alias, end the run ``FINISHED``.
+4. tag the version ``ready`` (and with the manifest's SHA-256), end the run ``FINISHED``,
+   set the alias (last: a failure anywhere before leaves the alias where it was).
 
 When step 3 or 4 fails the version is tagged ``failed``, the run ends ``FAILED``, no alias
 moves and the error propagates. SQLite "database is locked" errors are retried with
@@ -40,12 +41,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from decayguard.errors import ArtifactError, DecayguardError, ServiceError
 from decayguard.registry.interface import (
+    TAG_SHA256,
     TAG_STATUS,
     DatasetInput,
     Exporter,
     ModelVersionRecord,
     RunRecord,
 )
+from decayguard.registry.manifest import ArtifactManifest
 
 if TYPE_CHECKING:
     from decayguard.config import DecayguardConfig
@@ -66,14 +69,15 @@ starts its telemetry client, which reads these once."""
 MODEL_ARTIFACT_PATH = "model"
 LINEAGE_ARTIFACT = "lineage.json"
 DATASET_CONTEXT_TAG = "mlflow.data.context"  # mlflow.utils.mlflow_tags.MLFLOW_DATASET_CONTEXT
+DATASET_DIGEST_TAG = "decayguard.digest"
 
 # MLflow's limits (mlflow.utils.validation): param values, entities per log_batch call.
 MAX_PARAM_VALUE_LENGTH = 6000
 MAX_PARAMS_PER_BATCH = 100
 MAX_METRICS_PER_BATCH = 1000
+MAX_DIGEST_LENGTH = 36
 
 _TRANSIENT_CODES = frozenset({"TEMPORARILY_UNAVAILABLE"})
-_MISSING_CODES = frozenset({"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"})
 
 
 def _truncate(value: str, limit: int = MAX_PARAM_VALUE_LENGTH) -> str:
@@ -158,10 +162,14 @@ class MlflowRegistry:
                 else:
                     with _file_lock(db.with_name(db.name + ".init-lock")):
                         client = self._new_client()
-                        self._call("open the tracking store", client.search_experiments, 1)
+                        self._call(
+                            "open the tracking store", client.search_experiments, max_results=1
+                        )
                         if _sqlite_path(self.registry_uri) is not None:
                             self._call(
-                                "open the model registry", client.search_registered_models, 1
+                                "open the model registry",
+                                client.search_registered_models,
+                                max_results=1,
                             )
                         self._client_obj = client
             return self._client_obj
@@ -205,7 +213,7 @@ class MlflowRegistry:
                     time.sleep(delay * (1 + random.random()))
                     delay *= 2
                     continue
-                if not_found is not None and _error_code(exc) in _MISSING_CODES:
+                if not_found is not None and _error_code(exc) == "RESOURCE_DOES_NOT_EXIST":
                     raise ArtifactError(not_found) from exc
                 raise self._service_error(what, exc) from exc
         raise AssertionError("unreachable")  # pragma: no cover
@@ -284,6 +292,8 @@ class MlflowRegistry:
         )
 
     def _model_version(self, model_name: str, version: str) -> Any:
+        if not version.isdigit():
+            raise ArtifactError(f"model {model_name!r} has no registered version {version!r}")
         return self._call(
             "read model version",
             self._client.get_model_version,
@@ -322,6 +332,7 @@ class MlflowRegistry:
             )
             version = str(mv.version)
             folder = Path(export(version))
+            sha256 = ArtifactManifest.read(folder).sha256
             self._call(
                 "log the model folder",
                 client.log_artifacts,
@@ -343,17 +354,18 @@ class MlflowRegistry:
                     run_id,
                     datasets=[_dataset_input(d) for d in run.datasets],
                 )
-            self._call(
-                "tag model version",
-                client.set_model_version_tag,
-                model_name,
-                version,
-                TAG_STATUS,
-                "ready",
-            )
+            for key, value in ((TAG_SHA256, sha256), (TAG_STATUS, "ready")):
+                self._call(
+                    "tag model version",
+                    client.set_model_version_tag,
+                    model_name,
+                    version,
+                    key,
+                    value,
+                )
+            self._call("end run", client.set_terminated, run_id, "FINISHED")
             if alias is not None:
                 self.set_alias(model_name, alias, version)
-            self._call("end run", client.set_terminated, run_id, "FINISHED")
         except BaseException as exc:
             self._abandon(model_name, version, run_id, exc)
             raise
@@ -517,10 +529,7 @@ class MlflowRegistry:
 
 def _dataset_input(dataset: DatasetInput) -> Any:
     """An ``mlflow.entities.DatasetInput`` (schema and profile of the frame, not its rows)."""
-    # LocalArtifactDatasetSource is generated at import time (invisible to type checkers).
-    from mlflow.data.artifact_dataset_sources import (  # type: ignore[attr-defined]
-        LocalArtifactDatasetSource,
-    )
+    from mlflow.data.dataset_source_registry import get_dataset_source_from_json
     from mlflow.data.pandas_dataset import from_pandas
     from mlflow.entities import DatasetInput as MlflowDatasetInput
     from mlflow.entities import InputTag
@@ -529,11 +538,17 @@ def _dataset_input(dataset: DatasetInput) -> Any:
     # no source MLflow records the calling code as the source.
     extra: dict[str, Any] = {}
     if dataset.source:
-        extra["source"] = LocalArtifactDatasetSource(dataset.source)
-    pandas_dataset = from_pandas(dataset.frame, name=dataset.name, digest=dataset.digest, **extra)
+        extra["source"] = get_dataset_source_from_json(json.dumps({"uri": dataset.source}), "local")
+    # MLflow caps a digest at 36 characters: it keeps a prefix of the SHA-256, the input's
+    # decayguard.digest tag the whole hash.
+    digest = dataset.digest[:MAX_DIGEST_LENGTH]
+    pandas_dataset = from_pandas(dataset.frame, name=dataset.name, digest=digest, **extra)
     return MlflowDatasetInput(
         pandas_dataset._to_mlflow_entity(),
-        tags=[InputTag(DATASET_CONTEXT_TAG, dataset.context)],
+        tags=[
+            InputTag(DATASET_CONTEXT_TAG, dataset.context),
+            InputTag(DATASET_DIGEST_TAG, dataset.digest),
+        ],
     )
 
 
