@@ -17,16 +17,8 @@ from prefect.events import emit_event
 
 from decayguard.config import load_config
 from decayguard.errors import DecayguardError, ServiceError, StoreError
+from decayguard.flows.names import DECAY_EVENT, MONITOR_FLOW, model_resource
 from decayguard.watch.run import monitor_once
-
-DECAY_EVENT = "decayguard.decay.detected"
-
-
-def model_resource(model_name: str) -> dict[str, str]:
-    return {
-        "prefect.resource.id": f"decayguard.model.{model_name}",
-        "prefect.resource.name": model_name,
-    }
 
 
 def _transient(task: object, task_run: object, state: State[Any]) -> bool:
@@ -53,7 +45,7 @@ def check_model(project_dir: str, now: datetime | None) -> dict[str, Any]:
     return result
 
 
-@flow(name="decayguard-monitor", log_prints=False)
+@flow(name=MONITOR_FLOW, log_prints=False)
 def monitor_flow(project_dir: str, now: datetime | None = None) -> dict[str, Any]:
     """One monitor run for the project in ``project_dir`` (``now``: end of the window)."""
     logger = get_run_logger()

@@ -1,8 +1,10 @@
 """The local Prefect stack of a project: ``decayguard up`` starts it, ``decayguard down`` stops it.
 
 A Prefect server on SQLite (analytics off) with its home in the project's state folder, and
-a flow runner serving the project's deployments. Shutdown order matters (DESIGN.md): the
-runner first, then the server; otherwise the runner retries against a dead API for minutes.
+a flow runner serving the project's deployments (``decayguard-monitor/monitor`` and
+``decayguard-retrain/retrain``, :data:`decayguard.flows.names.SERVED_DEPLOYMENTS`).
+Shutdown order matters (DESIGN.md): the runner first, then the server; otherwise the runner
+retries against a dead API for minutes.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 
 from decayguard.config import DecayguardConfig
 from decayguard.errors import ServiceError
+from decayguard.flows.names import SERVED_DEPLOYMENTS
 from decayguard.processes import BackgroundProcess, PidFile, pid_alive, stop_process_group
 
 SERVER, RUNNER = "prefect-server", "flow-runner"
@@ -97,7 +100,7 @@ class PrefectStack:
             ).start()
             self.processes[RUNNER] = runner
             self._save()
-            self._wait_deployment(timeout)
+            self._wait_deployments(timeout)
         except BaseException:
             self.down()
             raise
@@ -106,23 +109,37 @@ class PrefectStack:
     def _save(self) -> None:
         self.pid_file.write({k: p.pid for k, p in self.processes.items() if p.pid})
 
-    def _wait_deployment(self, timeout: float) -> None:
-        """Wait until the runner has registered the monitor deployment."""
+    @property
+    def deployments(self) -> tuple[str, ...]:
+        """The ``flow/deployment`` names the flow runner serves."""
+        return SERVED_DEPLOYMENTS
+
+    def _wait_deployments(self, timeout: float) -> None:
+        """Wait until the runner has registered every deployment it serves."""
         import time
 
         import httpx
 
         deadline = time.monotonic() + timeout
-        url = f"{self.cfg.orchestration.api_url}/deployments/name/decayguard-monitor/monitor"
+        api = self.cfg.orchestration.api_url
         runner = self.processes[RUNNER]
+        waiting = list(self.deployments)
         while time.monotonic() < deadline:
             if runner.pid is None or not pid_alive(runner.pid):
                 raise ServiceError(f"the flow runner exited:\n{runner.log_tail()}")
             with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(url, timeout=2.0).status_code == 200:
+                waiting = [
+                    name
+                    for name in waiting
+                    if httpx.get(f"{api}/deployments/name/{name}", timeout=2.0).status_code != 200
+                ]
+                if not waiting:
                     return
             time.sleep(0.5)
-        raise ServiceError(f"the monitor deployment did not appear within {timeout:.0f} s")
+        raise ServiceError(
+            f"the deployments {', '.join(waiting)} did not appear within {timeout:.0f} s:\n"
+            f"{runner.log_tail()}"
+        )
 
     def down(self, timeout: float = 15.0) -> list[str]:
         """Stop the runner, then the server; returns the names stopped."""
