@@ -22,11 +22,19 @@ configured here suit the project's traffic and label delays.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -252,6 +260,21 @@ class TrainingConfig(_Section):
     trigger_window_minutes: float = Field(default=60.0, gt=0)
     """Decay events for one model within this window are one trigger: one retraining, however
     many events arrive (or are re-delivered)."""
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:  # Prefect's own cron parser; the serving environment has no use for schedules
+            from cronsim import CronSim, CronSimError
+        except ImportError:
+            return value
+        try:
+            CronSim(value, datetime.now(UTC))
+        except CronSimError as exc:
+            raise ValueError(f"not a cron expression ({exc})") from exc
+        return value
 
 
 class RegistryConfig(_Section):
