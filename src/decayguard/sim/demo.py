@@ -226,6 +226,9 @@ def _write_config(
         "alerts": {"apprise_urls": [alert_url], "cooldown_minutes": 7 * 24 * 60},
         "api": {"port": free_port(), "token": token},
         "orchestration": {"prefect_port": free_port(), "schedule_monitor": False},
+        # The demo detects decay; acting on it (retrain, gate, rollout) joins the demo with
+        # the champion/challenger gate. `decayguard retrain` works on a demo folder meanwhile.
+        "training": {"on_decay": False},
     }
     (folder / "decayguard.yaml").write_text(
         "# Written by `decayguard demo`.\n" + yaml.safe_dump(config, sort_keys=False)
@@ -246,17 +249,53 @@ def _prepare_features(cfg: DecayguardConfig, sim: Simulation) -> Any:
 
 
 def _train_champion(cfg: DecayguardConfig, sim: Simulation, repo: Any) -> None:
-    """First champion: trained on a Feast training set, released with a holdout."""
+    """First champion: the project's ``model.train_function`` on a Feast training set (the
+    same call retraining makes), released with a holdout."""
     from decayguard.release import release_champion
+    from decayguard.training.contract import (
+        TrainingMetadata,
+        TrainingSet,
+        load_train_function,
+    )
 
     target = sim.target()
     history = sim.reference_frame()
     labels = history[["applicant_id", "event_timestamp", target.column]]
-    training = repo.training_set(labels, end=sim.scenario.deployment_time)
-    frame = training.frame.sort_values("event_timestamp").reset_index(drop=True)
+    built = repo.training_set(labels, end=sim.scenario.deployment_time)
+    frame = built.frame.sort_values("event_timestamp").reset_index(drop=True)
     cut = int(len(frame) * 0.7)
-    model = target.train(frame.iloc[:cut])
-    release_champion(cfg, model, frame.iloc[cut:], version="1", drift_reference=frame, actor="demo")
+    train, holdout = frame.iloc[:cut], frame.iloc[cut:]
+    features = [f.name for f in cfg.model.features]
+    label_counts = (
+        {"rows": cut}
+        if target.task == "regression"
+        else {str(k): int(v) for k, v in train[target.column].astype(str).value_counts().items()}
+    )
+    training = TrainingSet(
+        features=train[features].reset_index(drop=True),
+        labels=train[target.column].reset_index(drop=True),
+        sample_weight=None,
+        metadata=TrainingMetadata(
+            model_name=cfg.model.name,
+            task=target.task,
+            target=target.column,
+            lineage_hash=built.lineage.frame_sha256,
+            window=built.lineage.window,
+            window_start=built.lineage.window_start,
+            window_end=built.lineage.window_end,
+            holdout_start=holdout["event_timestamp"].min().isoformat(),
+            labels_as_of=built.lineage.created_at,
+            label_counts=label_counts,
+            holdout_rows=len(holdout),
+            feature_refs=list(built.lineage.features),
+            feature_service=built.lineage.feature_service,
+        ),
+    )
+    train_function = load_train_function(
+        cfg.model.train_function, cfg.root, source=str(cfg.root / "decayguard.yaml")
+    )
+    model = train_function(training)
+    release_champion(cfg, model, holdout, version="1", drift_reference=frame, actor="demo")
 
 
 # -- the running components ----------------------------------------------------------------

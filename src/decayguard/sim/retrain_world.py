@@ -75,9 +75,12 @@ def build_retrain_world(
     root = _fresh_folder(folder)
     target = settings.scenario.simulate().target()
     cfg = _write_config(root, "json://127.0.0.1:9/none", secrets.token_hex(8), settings, target)
-    if config_overrides:
+    overrides: dict[str, dict[str, Any]] = {"training": {"on_decay": True}}
+    for section, keys in (config_overrides or {}).items():
+        overrides.setdefault(section, {}).update(keys)
+    if overrides:
         data = yaml.safe_load((root / "decayguard.yaml").read_text())
-        for section, keys in config_overrides.items():
+        for section, keys in overrides.items():
             data.setdefault(section, {}).update(keys)
         (root / "decayguard.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
         from decayguard.config import load_config
