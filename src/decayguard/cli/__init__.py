@@ -8,7 +8,18 @@ from __future__ import annotations
 
 import typer
 
-from decayguard.cli import api, check, demo, features, labels, orchestration, project, serve, store
+from decayguard.cli import (
+    api,
+    check,
+    demo,
+    features,
+    labels,
+    orchestration,
+    project,
+    serve,
+    store,
+    training,
+)
 
 app = typer.Typer(
     name="decayguard",
@@ -29,6 +40,9 @@ app.command("down")(orchestration.down)
 app.command("monitor")(orchestration.monitor)
 app.command("check")(check.check)
 app.command("demo")(demo.demo)
+app.command("retrain")(training.retrain)
+app.command("models")(training.models)
+app.command("lineage")(training.lineage)
 
 
 def main() -> None:
