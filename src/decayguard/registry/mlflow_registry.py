@@ -17,9 +17,8 @@ number first, so the export can carry it, and sets the alias last:
    set the alias (last: a failure anywhere before leaves the alias where it was).
 
 When step 3 or 4 fails the version is tagged ``failed``, the run ends ``FAILED``, no alias
-moves and the error propagates. SQLite "database is locked" errors are retried with
-backoff; the first use of a SQLite file (MLflow creates its tables, a few seconds) is
-serialized between processes with a lock file next to the database.
+moves and the error propagates. Locked-SQLite errors are retried with backoff; processes
+take turns creating a new SQLite file's tables (a lock file next to it).
 """
 
 from __future__ import annotations
@@ -36,6 +35,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -74,7 +74,7 @@ DATASET_DIGEST_TAG = "decayguard.digest"
 # MLflow's limits (mlflow.utils.validation): param values, entities per log_batch call.
 MAX_PARAM_VALUE_LENGTH = 6000
 MAX_PARAMS_PER_BATCH = 100
-MAX_METRICS_PER_BATCH = 1000
+MAX_ENTITIES_PER_BATCH = 1000
 MAX_DIGEST_LENGTH = 36
 
 _TRANSIENT_CODES = frozenset({"TEMPORARILY_UNAVAILABLE"})
@@ -145,9 +145,6 @@ class MlflowRegistry:
         self._client_obj: Any = None
         self._experiment_ids: dict[str, str] = {}
 
-    def __repr__(self) -> str:
-        return f"MlflowRegistry(tracking_uri={self.tracking_uri!r})"
-
     # -- plumbing ---------------------------------------------------------------------------
 
     @property
@@ -163,13 +160,12 @@ class MlflowRegistry:
                     with _file_lock(db.with_name(db.name + ".init-lock")):
                         client = self._new_client()
                         self._call(
-                            "open the tracking store", client.search_experiments, max_results=1
+                            "open the store", lambda: client.search_experiments(max_results=1)
                         )
                         if _sqlite_path(self.registry_uri) is not None:
                             self._call(
-                                "open the model registry",
-                                client.search_registered_models,
-                                max_results=1,
+                                "open the registry",
+                                lambda: client.search_registered_models(max_results=1),
                             )
                         self._client_obj = client
             return self._client_obj
@@ -179,34 +175,26 @@ class MlflowRegistry:
             from mlflow import MlflowClient
         except ImportError as exc:  # the serving environment
             raise ServiceError(
-                "MLflow is not installed in this environment; the model registry needs the "
-                "control environment"
+                "MLflow is not installed here; the model registry needs the control environment"
             ) from exc
-        try:
-            return MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.registry_uri)
-        except Exception as exc:
-            raise self._service_error("connect", exc) from exc
+        from mlflow.telemetry import get_telemetry_client, set_telemetry_client
 
-    def _service_error(self, what: str, exc: BaseException) -> ServiceError:
-        return ServiceError(f"MLflow at {self.tracking_uri}: cannot {what}: {exc}")
+        if get_telemetry_client() is not None:  # mlflow was imported before our setdefault
+            set_telemetry_client()  # type: ignore[no-untyped-call]  # re-reads the env: off
+        return self._call(
+            "connect", lambda: MlflowClient(self.tracking_uri, registry_uri=self.registry_uri)
+        )
 
-    def _call(
-        self,
-        what: str,
-        fn: Callable[..., _T],
-        *args: Any,
-        not_found: str | None = None,
-        **kwargs: Any,
-    ) -> _T:
-        """``fn(*args, **kwargs)``, retrying transient (locked-database) failures with
-        jittered exponential backoff. MLflow and OS errors become :class:`ServiceError`,
-        or :class:`ArtifactError` (``not_found``) when MLflow says the object is missing."""
+    def _call(self, what: str, fn: Callable[[], _T], *, not_found: str | None = None) -> _T:
+        """``fn()``, retrying transient (locked-database) failures with jittered exponential
+        backoff. MLflow and OS errors become :class:`ServiceError` naming the tracking URI, or
+        :class:`ArtifactError` (``not_found``) when MLflow says the object does not exist."""
         from mlflow.exceptions import MlflowException
 
         delay = self.backoff
         for attempt in range(self.retries + 1):
             try:
-                return fn(*args, **kwargs)
+                return fn()
             except (MlflowException, OSError) as exc:
                 if attempt < self.retries and _is_transient(exc):
                     _log.info("MLflow busy (%s): retrying %s in %.2f s", exc, what, delay)
@@ -215,68 +203,50 @@ class MlflowRegistry:
                     continue
                 if not_found is not None and _error_code(exc) == "RESOURCE_DOES_NOT_EXIST":
                     raise ArtifactError(not_found) from exc
-                raise self._service_error(what, exc) from exc
+                raise ServiceError(f"MLflow at {self.tracking_uri}: cannot {what}: {exc}") from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _experiment_name(self, model_name: str) -> str:
-        return self.experiment or f"decayguard-{model_name}"
+    def _create(self, what: str, fn: Callable[[], _T]) -> _T | None:
+        """``fn()``; ``None`` when another process created the object first."""
+        try:
+            return self._call(what, fn)
+        except ServiceError as exc:
+            if _error_code(exc.__cause__ or exc) != "RESOURCE_ALREADY_EXISTS":
+                raise
+            return None
 
     def _experiment_id(self, model_name: str) -> str:
-        name = self._experiment_name(model_name)
-        cached = self._experiment_ids.get(name)
-        if cached is not None:
-            return cached
+        name = self.experiment or f"decayguard-{model_name}"
+        if name in self._experiment_ids:
+            return self._experiment_ids[name]
         client = self._client
-        experiment = self._call("read experiment", client.get_experiment_by_name, name)
+        experiment = self._call("read experiment", lambda: client.get_experiment_by_name(name))
         if experiment is None:
-            try:
-                experiment_id = self._call(
-                    f"create experiment {name!r}",
-                    client.create_experiment,
-                    name,
-                    artifact_location=self.artifact_location,
+            location = self.artifact_location
+            created = self._create(
+                f"create experiment {name!r}",
+                lambda: client.create_experiment(name, artifact_location=location),
+            )
+            if created is None:
+                experiment = self._call(
+                    "read experiment", lambda: client.get_experiment_by_name(name)
                 )
-            except ServiceError as exc:  # another process created it first
-                if _error_code(exc.__cause__ or exc) != "RESOURCE_ALREADY_EXISTS":
-                    raise
-                experiment = self._call("read experiment", client.get_experiment_by_name, name)
-                experiment_id = experiment.experiment_id
-        elif experiment.lifecycle_stage == "deleted":
+        if experiment is not None and experiment.lifecycle_stage == "deleted":
             raise ServiceError(
                 f"MLflow at {self.tracking_uri}: experiment {name!r} is deleted; restore it "
                 f"(mlflow experiments restore --experiment-id {experiment.experiment_id}) "
                 "or set registry.experiment to another name"
             )
-        else:
-            experiment_id = experiment.experiment_id
-        self._experiment_ids[name] = str(experiment_id)
-        return str(experiment_id)
-
-    def _ensure_registered_model(self, model_name: str) -> None:
-        client = self._client
-        try:
-            self._call(
-                "read registered model",
-                client.get_registered_model,
-                model_name,
-                not_found="missing",
-            )
-        except ArtifactError:
-            try:
-                self._call(
-                    f"create registered model {model_name!r}",
-                    client.create_registered_model,
-                    model_name,
-                )
-            except ServiceError as exc:  # another process created it first
-                if _error_code(exc.__cause__ or exc) != "RESOURCE_ALREADY_EXISTS":
-                    raise
+        self._experiment_ids[name] = str(
+            created if experiment is None else experiment.experiment_id
+        )
+        return self._experiment_ids[name]
 
     def _record(self, mv: Any, aliases: tuple[str, ...] | None = None) -> ModelVersionRecord:
         params: dict[str, str] = {}
         metrics: dict[str, float] = {}
         if mv.run_id:
-            run = self._call("read run", self._client.get_run, mv.run_id)
+            run = self._call("read run", lambda: self._client.get_run(mv.run_id))
             params = dict(run.data.params)
             metrics = {k: float(v) for k, v in run.data.metrics.items()}
         return ModelVersionRecord(
@@ -292,14 +262,13 @@ class MlflowRegistry:
         )
 
     def _model_version(self, model_name: str, version: str) -> Any:
+        missing = f"model {model_name!r} has no registered version {version!r}"
         if not version.isdigit():
-            raise ArtifactError(f"model {model_name!r} has no registered version {version!r}")
+            raise ArtifactError(missing)
         return self._call(
             "read model version",
-            self._client.get_model_version,
-            model_name,
-            version,
-            not_found=f"model {model_name!r} has no registered version {version!r}",
+            lambda: self._client.get_model_version(model_name, version),
+            not_found=missing,
         )
 
     # -- registration -----------------------------------------------------------------------
@@ -310,60 +279,38 @@ class MlflowRegistry:
         """See :meth:`ModelRegistry.register`."""
         client = self._client
         experiment_id = self._experiment_id(model_name)
-        self._ensure_registered_model(model_name)
-        mlflow_run = self._call(
-            "create run",
-            client.create_run,
-            experiment_id,
-            run_name=run.run_name,
-            tags=dict(run.tags),
+        self._create(
+            f"create model {model_name!r}", lambda: client.create_registered_model(model_name)
         )
-        run_id: str = mlflow_run.info.run_id
+        created = self._call(
+            "create run",
+            lambda: client.create_run(experiment_id, run_name=run.run_name, tags=dict(run.tags)),
+        )
+        run_id: str = created.info.run_id
+        source = f"{created.info.artifact_uri}/{MODEL_ARTIFACT_PATH}"
         version: str | None = None
         try:
             self._log_params_and_metrics(run_id, run)
+            tags = {**run.tags, TAG_STATUS: "registering"}
             mv = self._call(
                 "create model version",
-                client.create_model_version,
-                model_name,
-                source=f"{mlflow_run.info.artifact_uri}/{MODEL_ARTIFACT_PATH}",
-                run_id=run_id,
-                tags={**run.tags, TAG_STATUS: "registering"},
+                lambda: client.create_model_version(model_name, source, run_id, tags=tags),
             )
             version = str(mv.version)
             folder = Path(export(version))
             sha256 = ArtifactManifest.read(folder).sha256
             self._call(
                 "log the model folder",
-                client.log_artifacts,
-                run_id,
-                str(folder),
-                MODEL_ARTIFACT_PATH,
+                lambda: client.log_artifacts(run_id, str(folder), MODEL_ARTIFACT_PATH),
             )
-            self._call(
-                "log lineage",
-                client.log_text,
-                run_id,
-                json.dumps(dict(run.lineage), indent=2, sort_keys=True, default=str),
-                LINEAGE_ARTIFACT,
-            )
+            lineage = json.dumps(dict(run.lineage), indent=2, sort_keys=True, default=str)
+            self._call("log lineage", lambda: client.log_text(run_id, lineage, LINEAGE_ARTIFACT))
             if run.datasets:
-                self._call(
-                    "log input datasets",
-                    client.log_inputs,
-                    run_id,
-                    datasets=[_dataset_input(d) for d in run.datasets],
-                )
-            for key, value in ((TAG_SHA256, sha256), (TAG_STATUS, "ready")):
-                self._call(
-                    "tag model version",
-                    client.set_model_version_tag,
-                    model_name,
-                    version,
-                    key,
-                    value,
-                )
-            self._call("end run", client.set_terminated, run_id, "FINISHED")
+                inputs = [_dataset_input(d) for d in run.datasets]
+                self._call("log input datasets", lambda: client.log_inputs(run_id, inputs))
+            self._tag_version(model_name, version, TAG_SHA256, sha256)
+            self._tag_version(model_name, version, TAG_STATUS, "ready")
+            self._call("end run", lambda: client.set_terminated(run_id, "FINISHED"))
             if alias is not None:
                 self.set_alias(model_name, alias, version)
         except BaseException as exc:
@@ -371,46 +318,41 @@ class MlflowRegistry:
             raise
         return self.get(model_name, version)
 
+    def _tag_version(self, model_name: str, version: str, key: str, value: str) -> None:
+        self._call(
+            f"tag version {version}",
+            lambda: self._client.set_model_version_tag(model_name, version, key, value),
+        )
+
     def _log_params_and_metrics(self, run_id: str, run: RunRecord) -> None:
+        """``log_batch`` calls within MLflow's per-call limits (one call for a usual run)."""
         from mlflow.entities import Metric, Param
 
         params = [Param(str(k), _truncate(str(v))) for k, v in run.params.items()]
         now = int(time.time() * 1000)
         metrics = [Metric(str(k), float(v), now, 0) for k, v in run.metrics.items()]
-        for i in range(0, len(params), MAX_PARAMS_PER_BATCH):
-            chunk = params[i : i + MAX_PARAMS_PER_BATCH]
-            self._call("log params", self._client.log_batch, run_id, params=chunk)
-        for i in range(0, len(metrics), MAX_METRICS_PER_BATCH):
-            chunk_m = metrics[i : i + MAX_METRICS_PER_BATCH]
-            self._call("log metrics", self._client.log_batch, run_id, metrics=chunk_m)
+        while params or metrics:
+            p_chunk, params = params[:MAX_PARAMS_PER_BATCH], params[MAX_PARAMS_PER_BATCH:]
+            room = MAX_ENTITIES_PER_BATCH - len(p_chunk)
+            m_chunk, metrics = metrics[:room], metrics[room:]
+            self._call(
+                "log params and metrics",
+                partial(self._client.log_batch, run_id, metrics=m_chunk, params=p_chunk),
+            )
 
     def _abandon(
         self, model_name: str, version: str | None, run_id: str, cause: BaseException
     ) -> None:
         """Tag the half-registered version ``failed`` and end its run ``FAILED``. A failure
         here is logged (the caller re-raises ``cause``, the error that matters)."""
-        client = self._client_obj
-        steps: list[tuple[str, Callable[[], object]]] = []
-        if version is not None:
-            steps.append(
-                (
-                    "tag the version failed",
-                    lambda: client.set_model_version_tag(model_name, version, TAG_STATUS, "failed"),
-                )
+        try:
+            if version is not None:
+                self._tag_version(model_name, version, TAG_STATUS, "failed")
+            self._call("end the run", lambda: self._client.set_terminated(run_id, "FAILED"))
+        except DecayguardError as exc:
+            _log.error(
+                "could not mark %s version %s failed (%s): %s", model_name, version, cause, exc
             )
-        steps.append(("end the run FAILED", lambda: client.set_terminated(run_id, "FAILED")))
-        for what, step in steps:
-            try:
-                self._call(what, step)
-            except DecayguardError as exc:
-                _log.error(
-                    "registering %s version %s failed (%s); could not %s either: %s",
-                    model_name,
-                    version,
-                    cause,
-                    what,
-                    exc,
-                )
 
     # -- reading and aliases ----------------------------------------------------------------
 
@@ -423,8 +365,7 @@ class MlflowRegistry:
         try:
             model = self._call(
                 "read registered model",
-                self._client.get_registered_model,
-                model_name,
+                lambda: self._client.get_registered_model(model_name),
                 not_found="missing",
             )
         except ArtifactError:
@@ -442,16 +383,14 @@ class MlflowRegistry:
         """See :meth:`ModelRegistry.versions`."""
         client = self._client
         aliases = self._aliases(model_name)
+        escaped = model_name.replace("'", "\\'")
+        query = f"name = '{escaped}'"
         found: list[Any] = []
         token: str | None = None
-        quoted = model_name.replace("'", "\\'")
         while True:
             page = self._call(
                 "search model versions",
-                client.search_model_versions,
-                f"name = '{quoted}'",
-                max_results=1000,
-                page_token=token,
+                partial(client.search_model_versions, query, max_results=1000, page_token=token),
             )
             found.extend(page)
             token = page.token
@@ -467,33 +406,31 @@ class MlflowRegistry:
         """See :meth:`ModelRegistry.set_alias`."""
         self._call(
             "set alias",
-            self._client.set_registered_model_alias,
-            model_name,
-            alias,
-            version,
+            lambda: self._client.set_registered_model_alias(model_name, alias, version),
             not_found=f"model {model_name!r} has no registered version {version!r}",
         )
 
     def delete_alias(self, model_name: str, alias: str) -> None:
         """See :meth:`ModelRegistry.delete_alias`."""
-        if alias not in self._aliases(model_name):
-            return
-        self._call("delete alias", self._client.delete_registered_model_alias, model_name, alias)
+        if alias in self._aliases(model_name):
+            self._call(
+                "delete alias",
+                lambda: self._client.delete_registered_model_alias(model_name, alias),
+            )
 
     # -- artifacts --------------------------------------------------------------------------
 
     def lineage(self, model_name: str, version: str) -> dict[str, Any]:
         """See :meth:`ModelRegistry.lineage` (``{}`` when the run logged none)."""
         run_id = self._model_version(model_name, version).run_id
-        if not run_id:
-            return {}
         client = self._client
-        listed = self._call("list artifacts", client.list_artifacts, run_id)
-        if LINEAGE_ARTIFACT not in {a.path for a in listed}:
+        listed = self._call("list artifacts", lambda: client.list_artifacts(run_id))
+        if not run_id or LINEAGE_ARTIFACT not in {a.path for a in listed}:
             return {}
         with tempfile.TemporaryDirectory(prefix="decayguard-lineage-") as tmp:
             path = self._call(
-                "download lineage", client.download_artifacts, run_id, LINEAGE_ARTIFACT, tmp
+                "download lineage",
+                lambda: client.download_artifacts(run_id, LINEAGE_ARTIFACT, tmp),
             )
             data = json.loads(Path(path).read_text())
         if not isinstance(data, dict):
@@ -504,26 +441,23 @@ class MlflowRegistry:
         """See :meth:`ModelRegistry.download`: ``dest`` is replaced by the exported folder
         (the one holding ``manifest.json``)."""
         mv = self._model_version(model_name, version)
-        if not mv.run_id:
-            raise ArtifactError(f"{model_name} version {version} has no run to download from")
         dest = Path(dest)
         dest.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix=".download-", dir=dest.parent) as tmp:
-            local = self._call(
-                f"download {model_name} version {version}",
-                self._client.download_artifacts,
-                mv.run_id,
-                MODEL_ARTIFACT_PATH,
-                tmp,
+            local = Path(
+                self._call(
+                    f"download {model_name} version {version}",
+                    lambda: self._client.download_artifacts(mv.run_id, MODEL_ARTIFACT_PATH, tmp),
+                )
             )
-            if not (Path(local) / "manifest.json").is_file():
+            if not (local / "manifest.json").is_file():
                 raise ArtifactError(
                     f"{model_name} version {version}: the downloaded folder has no manifest.json"
                     f" (status {mv.tags.get(TAG_STATUS, 'unknown')})"
                 )
             if dest.exists():
                 shutil.rmtree(dest)
-            Path(local).rename(dest)
+            local.rename(dest)
         return dest
 
 
@@ -556,26 +490,15 @@ def registry_from_config(cfg: DecayguardConfig) -> MlflowRegistry:
     """The project's registry: ``registry.tracking_uri`` (an MLflow server), or SQLite at
     ``<state_dir>/mlflow/mlflow.db`` with artifacts in ``<state_dir>/mlflow/artifacts``."""
     reg = cfg.registry
-    if reg.tracking_uri is None:
+    uri, artifacts = reg.tracking_uri, reg.artifact_root
+    if uri is None:
         home = cfg.path(cfg.project.state_dir).resolve() / "mlflow"
         home.mkdir(parents=True, exist_ok=True)
         uri = f"sqlite:///{home / 'mlflow.db'}"
-        root = reg.artifact_root
-        if root is None:
+        if artifacts is None:
             artifacts = (home / "artifacts").as_uri()
-        elif "://" in root:
-            artifacts = root
-        else:
-            artifacts = cfg.path(root).resolve().as_uri()
-        return MlflowRegistry(
-            uri,
-            registry_uri=reg.registry_uri or uri,
-            artifact_location=artifacts,
-            experiment=reg.experiment,
-        )
+        elif "://" not in artifacts:
+            artifacts = cfg.path(artifacts).resolve().as_uri()
     return MlflowRegistry(
-        reg.tracking_uri,
-        registry_uri=reg.registry_uri,
-        artifact_location=reg.artifact_root,
-        experiment=reg.experiment,
+        uri, registry_uri=reg.registry_uri, artifact_location=artifacts, experiment=reg.experiment
     )
