@@ -1,24 +1,17 @@
 """The MLflow adapter of :class:`decayguard.registry.interface.ModelRegistry`.
 
-Control environment only: MLflow is imported when a registry is first used, never when
-:mod:`decayguard.registry` is imported (the serving environment has no MLflow). Every call
-goes through one :class:`mlflow.MlflowClient` built with explicit tracking and registry
-URIs, so no process-global ``mlflow.set_tracking_uri`` state is read or written and two
-registries on different stores can live in one process.
+Control environment only: MLflow is imported on first use, never by :mod:`decayguard.registry`
+(the serving environment has no MLflow). One :class:`mlflow.MlflowClient` with explicit
+tracking and registry URIs: no process-global ``mlflow.set_tracking_uri`` state.
 
-A version's files are decayguard's own hash-pinned export logged under the run's ``model``
-artifact folder; the version's ``source`` points there. Registration allocates the version
-number first, so the export can carry it, and sets the alias last:
-
-1. create the registered model (if missing) and a run with the params, metrics and tags;
-2. create the version, tagged ``decayguard.status=registering``;
-3. ``export(version)``, log the folder, ``lineage.json`` and the input datasets;
-4. tag the version ``ready`` (and with the manifest's SHA-256), end the run ``FINISHED``,
-   set the alias (last: a failure anywhere before leaves the alias where it was).
-
-When step 3 or 4 fails the version is tagged ``failed``, the run ends ``FAILED``, no alias
-moves and the error propagates. Locked-SQLite errors are retried with backoff; processes
-take turns creating a new SQLite file's tables (a lock file next to it).
+:meth:`MlflowRegistry.register` creates the registered model (if missing) and a run with the
+params, metrics and tags; creates the version (tagged ``decayguard.status=registering``) to
+allocate its number; calls ``export(version)``; logs the folder under the run's ``model``
+artifacts (the version's ``source``), ``lineage.json`` and the input datasets; tags the
+version ``ready`` with the manifest's SHA-256, ends the run ``FINISHED`` and sets the alias
+last. On any failure after the version exists it is tagged ``failed``, the run ends
+``FAILED``, no alias moves and the error propagates. Locked-SQLite errors are retried with
+backoff; processes take turns creating a new SQLite file's tables (a lock file beside it).
 """
 
 from __future__ import annotations
@@ -77,8 +70,6 @@ MAX_PARAMS_PER_BATCH = 100
 MAX_ENTITIES_PER_BATCH = 1000
 MAX_DIGEST_LENGTH = 36
 
-_TRANSIENT_CODES = frozenset({"TEMPORARILY_UNAVAILABLE"})
-
 
 def _truncate(value: str, limit: int = MAX_PARAM_VALUE_LENGTH) -> str:
     return value if len(value) <= limit else value[: limit - 3] + "..."
@@ -90,7 +81,7 @@ def _error_code(exc: BaseException) -> str | None:
 
 
 def _is_transient(exc: BaseException) -> bool:
-    return _error_code(exc) in _TRANSIENT_CODES or "database is locked" in str(exc)
+    return _error_code(exc) == "TEMPORARILY_UNAVAILABLE" or "database is locked" in str(exc)
 
 
 def _sqlite_path(uri: str) -> Path | None:
@@ -279,9 +270,10 @@ class MlflowRegistry:
         """See :meth:`ModelRegistry.register`."""
         client = self._client
         experiment_id = self._experiment_id(model_name)
-        self._create(
-            f"create model {model_name!r}", lambda: client.create_registered_model(model_name)
-        )
+        if self._registered_model(model_name) is None:
+            self._create(
+                f"create model {model_name!r}", lambda: client.create_registered_model(model_name)
+            )
         created = self._call(
             "create run",
             lambda: client.create_run(experiment_id, run_name=run.run_name, tags=dict(run.tags)),
@@ -360,17 +352,22 @@ class MlflowRegistry:
         """See :meth:`ModelRegistry.get`."""
         return self._record(self._model_version(model_name, version))
 
-    def _aliases(self, model_name: str) -> dict[str, str]:
-        """alias -> version of a registered model (empty when the model does not exist)."""
+    def _registered_model(self, model_name: str) -> Any:
+        """The registered model, or ``None`` when there is none."""
         try:
-            model = self._call(
+            return self._call(
                 "read registered model",
                 lambda: self._client.get_registered_model(model_name),
                 not_found="missing",
             )
         except ArtifactError:
-            return {}
-        return {str(a): str(v) for a, v in (model.aliases or {}).items()}
+            return None
+
+    def _aliases(self, model_name: str) -> dict[str, str]:
+        """alias -> version of a registered model (empty when the model does not exist)."""
+        model = self._registered_model(model_name)
+        aliases = {} if model is None else (model.aliases or {})
+        return {str(a): str(v) for a, v in aliases.items()}
 
     def by_alias(self, model_name: str, alias: str) -> ModelVersionRecord | None:
         """See :meth:`ModelRegistry.by_alias`."""
