@@ -10,6 +10,7 @@ SERVE := .venv-serve
 PY := $(CONTROL)/bin/python
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
+export MLFLOW_DISABLE_TELEMETRY := true
 export FEAST_USAGE := False
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("FEAST_USAGE", "False")
 
 PG_ADMIN_URL = os.environ.get(

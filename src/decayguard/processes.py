@@ -25,6 +25,7 @@ from decayguard.errors import ServiceError
 
 QUIET_ENV = {
     "DO_NOT_TRACK": "1",
+    "MLFLOW_DISABLE_TELEMETRY": "true",  # MLflow 3.17 reads DO_NOT_TRACK only when it is "true"
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     "FEAST_USAGE": "False",
 }

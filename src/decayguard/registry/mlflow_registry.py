@@ -59,6 +59,13 @@ TELEMETRY_ENV: Mapping[str, str] = {
 """Set (``os.environ.setdefault``) before MLflow is first imported: ``import mlflow``
 starts its telemetry client, which reads these once."""
 
+HTTP_ENV: Mapping[str, str] = {
+    # MLflow's client retries an unreachable tracking server with backoff for minutes by
+    # default; a retraining should fail in well under a minute and say so.
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "3",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
+}
+
 MODEL_ARTIFACT_PATH = "model"
 LINEAGE_ARTIFACT = "lineage.json"
 DATASET_CONTEXT_TAG = "mlflow.data.context"  # mlflow.utils.mlflow_tags.MLFLOW_DATASET_CONTEXT
@@ -124,7 +131,7 @@ class MlflowRegistry:
         retries: int = 6,
         backoff: float = 0.2,
     ) -> None:
-        for key, value in TELEMETRY_ENV.items():
+        for key, value in {**TELEMETRY_ENV, **HTTP_ENV}.items():
             os.environ.setdefault(key, value)
         self.tracking_uri = tracking_uri
         self.registry_uri = registry_uri or tracking_uri
