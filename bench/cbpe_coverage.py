@@ -27,7 +27,7 @@ from scipy import stats
 from decayguard.monitoring import ConfidenceBasedEstimator
 
 NOMINAL = 0.95
-CONFIGS = ((500, 300, (3, 4)), (3000, 300, (3,)), (10_000, 2000, (3,)))
+CONFIGS = ((500, 300, (3, 4, 5, 6)), (3000, 300, (3,)), (10_000, 2000, (3,)))
 """(reference rows, window rows, seeds): a small holdout like the demo's, a larger one."""
 
 METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")

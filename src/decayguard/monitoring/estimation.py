@@ -25,8 +25,8 @@ from typing import Any, ClassVar, Self
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import special, stats
-from sklearn.isotonic import IsotonicRegression, isotonic_regression
+from scipy import optimize, special, stats
+from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 
 from decayguard.monitoring.direct_loss import DirectLossEstimator
@@ -68,6 +68,16 @@ class Calibrator(ABC):
         reference, one row per calibration (shape ``(k, n)``); by default the fitted one alone."""
         return self.predict(scores)[None, :]
 
+    def nested_plausible(
+        self, scores: Floats, n_inner: int, rng: np.random.Generator
+    ) -> tuple[Floats, Floats, Floats] | None:
+        """A fresh bootstrap one and two levels deep, for :func:`iterated_inflation`:
+        ``(proxy, outer, inner)``, the probabilities of reference-like ``proxy`` scores under
+        ``n_refits`` refits from this fit (``(k, m)``) and ``n_inner`` refits from each of
+        those (``(k, n_inner, m)``); ``None`` when the calibration's draws need no
+        iteration (the default)."""
+        return None
+
     @abstractmethod
     def to_dict(self) -> dict[str, Any]: ...
 
@@ -79,11 +89,30 @@ class Calibrator(ABC):
 def _isotonic_steps(x: Floats, y: Floats, w: Floats) -> tuple[Floats, Floats]:
     """Weighted isotonic fit of ``y`` on distinct, increasing ``x``, reduced to the end points
     of its constant blocks (what ``IsotonicRegression.X_thresholds_`` keeps)."""
-    fitted = np.clip(isotonic_regression(y, sample_weight=w), 0.0, 1.0)
+    # scipy's PAVA: scikit-learn's answer, without its ~0.25 ms of input checks per call
+    fitted = np.clip(optimize.isotonic_regression(y, weights=w).x, 0.0, 1.0)
     keep = np.ones(fitted.size, dtype=bool)
     if fitted.size > 2:
         keep[1:-1] = (fitted[1:-1] != fitted[:-2]) | (fitted[1:-1] != fitted[2:])
     return x[keep], fitted[keep]
+
+
+def _isotonic_refits(
+    scores: Floats, truth: Floats, count: int, rng: np.random.Generator
+) -> list[tuple[Floats, Floats]]:
+    """``count`` isotonic fits on model-based bootstrap references: scores resampled, labels
+    drawn from ``truth`` (each row's probability); rows become counts per distinct score, so
+    each refit is one weighted PAVA pass."""
+    distinct, row = np.unique(scores, return_inverse=True)
+    out = []
+    for _ in range(count):
+        drawn = rng.integers(0, scores.size, scores.size)
+        drawn_labels = rng.random(scores.size) < truth[drawn]
+        w = np.bincount(row[drawn], minlength=distinct.size).astype(np.float64)
+        pos = np.bincount(row[drawn], drawn_labels.astype(float), minlength=distinct.size)
+        used = w > 0
+        out.append(_isotonic_steps(distinct[used], pos[used] / w[used], w[used]))
+    return out
 
 
 class IsotonicCalibrator(Calibrator):
@@ -103,17 +132,10 @@ class IsotonicCalibrator(Calibrator):
         # model-based bootstrap refits: scores resampled, labels redrawn from the fitted
         # calibration (its bias follows the real one; resampling labels too gave half of it);
         # rows become counts per distinct score, so each refit is one weighted PAVA pass
-        distinct, row = np.unique(scores, return_inverse=True)
         rng = np.random.default_rng([self.seed, scores.size])
-        self.refits_: list[tuple[Floats, Floats]] = []
-        fitted = self.predict(scores)
-        for _ in range(self.n_refits):
-            drawn = rng.integers(0, scores.size, scores.size)
-            drawn_labels = rng.random(scores.size) < fitted[drawn]
-            w = np.bincount(row[drawn], minlength=distinct.size).astype(np.float64)
-            pos = np.bincount(row[drawn], drawn_labels.astype(float), minlength=distinct.size)
-            used = w > 0
-            self.refits_.append(_isotonic_steps(distinct[used], pos[used] / w[used], w[used]))
+        self.refits_: list[tuple[Floats, Floats]] = _isotonic_refits(
+            scores, self.predict(scores), self.n_refits, rng
+        )
         return self
 
     def predict(self, scores: Floats) -> Floats:
@@ -125,6 +147,25 @@ class IsotonicCalibrator(Calibrator):
         if not getattr(self, "refits_", None):
             return super().plausible(scores, rng)
         return np.stack([np.interp(scores, x, y) for x, y in self.refits_])
+
+    def nested_plausible(
+        self, scores: Floats, n_inner: int, rng: np.random.Generator
+    ) -> tuple[Floats, Floats, Floats] | None:
+        """Outer refits from the fit, ``n_inner`` refits from each (same model-based scheme);
+        the proxy is up to 1,000 midpoints of consecutive reference scores: scores like a
+        window's, which no fit saw (at a reference's own scores the fit is in-sample)."""
+        if self.n_refits < 2 or n_inner < 2 or np.unique(scores).size < 2:
+            return None
+        ordered = np.unique(scores)
+        between = (ordered[1:] + ordered[:-1]) / 2  # new scores, out of the fit's sample
+        proxy = between[np.linspace(0, between.size - 1, min(between.size, 1000)).astype(int)]
+        outer = _isotonic_refits(scores, self.predict(scores), self.n_refits, rng)
+        inner = [_isotonic_refits(scores, np.interp(scores, x, y), n_inner, rng) for x, y in outer]
+        return (
+            proxy,
+            np.stack([np.interp(proxy, x, y) for x, y in outer]),
+            np.stack([np.stack([np.interp(proxy, x, y) for x, y in level]) for level in inner]),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -247,6 +288,54 @@ def _expected_rows(p: Floats, pred: NDArray[np.bool_], score: Floats) -> dict[st
     return out
 
 
+def iterated_inflation(
+    proxy: Floats, fitted: Floats, outer: Floats, inner: Floats, pred: NDArray[np.bool_]
+) -> dict[str, float]:
+    """Variance inflations for the bootstrap's calibration draws, from one more bootstrap level.
+
+    ``fitted`` (``(m,)``), ``outer`` (``(k, m)``) and ``inner`` (``(k, j, m)``) are the
+    probabilities of the ``proxy`` scores under the fit, refits from it and refits from each
+    refit. Per metric, with ``E`` its expected value on the proxy:
+
+    1. The interval is recentred by the bootstrap bias ``mean(E_outer) - E_fit``, so the error
+       to reproduce is that of the *bias-corrected* estimate. Its level-1 analogue is
+       ``2 E_outer[b] - mean_i E_inner[b, i]`` (each refit corrected by its own refits: the
+       double bootstrap of a bias-corrected estimator); its variance ``v_bc``, less the
+       Monte-Carlo variance of the ``j``-refit inner means (``v2 / j``), holds the bias
+       estimate's own variance, which the outer refits alone leave out.
+    2. A level-1 variance is itself a bootstrap estimate and shares the bootstrap's bias: the
+       fit is more extreme than the truth (isotonic regression pools toward the labels), so
+       refits from it vary less than the fit does around the truth. Bootstrap iteration
+       (Hall 1992, ch. 3; Efron & Tibshirani 1993, ch. 10) estimates that bias one level
+       down: level 2 (refits of refits, variance ``v2``) is to level 1 (``v1``) what level 1
+       is to the truth, so the truth's variance is ``v1 * (v1 / v2)`` — multiplicatively, as
+       fits a scale. Applied to ``v_bc``: ``v_bc * v1 / v2``.
+
+    The inflation of the window's level-1 calibration variance ``v1`` is then
+    ``(v_bc * v1 / v2) / v1 = v_bc / v2`` (taken on the reference-like proxy and carried to
+    the window as a ratio). ``"bernoulli"`` is step 2 for the Bernoulli variance ``p(1 - p)``
+    the fit loses: ``(pq_fit - pq_1) / (pq_1 - pq_2)`` of the mean ``p(1 - p)`` at each level.
+    Non-finite or non-positive ratios give 1 (no inflation).
+    """
+    k, j, m = inner.shape
+    level0 = _expected_rows(fitted[None, :], pred, proxy)
+    level1 = _expected_rows(outer, pred, proxy)
+    level2 = _expected_rows(inner.reshape(k * j, m), pred, proxy)
+    out: dict[str, float] = {}
+    for name in level0:
+        e1, e2 = level1[name], level2[name].reshape(k, j)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            v2 = float(np.mean(np.var(e2, axis=1, ddof=1)))
+            corrected = 2 * e1 - np.mean(e2, axis=1)
+            ratio = (float(np.var(corrected, ddof=1)) - v2 / j) / v2
+        out[name] = ratio if np.isfinite(ratio) and ratio > 0 else 1.0
+    pq = [float(np.mean(v * (1 - v))) for v in (fitted, outer, inner)]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        lost = (pq[0] - pq[1]) / (pq[1] - pq[2])
+    out["bernoulli"] = lost if np.isfinite(lost) and lost > 0 else 1.0
+    return out
+
+
 class ConfidenceBasedEstimator:
     """CBPE for a binary classifier: ``fit`` on labelled reference scores, ``estimate`` per window.
 
@@ -264,12 +353,15 @@ class ConfidenceBasedEstimator:
         confidence: float = 0.95,
         n_bootstrap: int = 300,
         seed: int = 0,
+        n_inner: int = 10,
     ) -> None:
+        """``n_inner``: refits from each refit at fit, for :func:`iterated_inflation`."""
         self.calibration = calibration
         self.threshold = threshold
         self.confidence = confidence
         self.n_bootstrap = n_bootstrap
         self.seed = seed
+        self.n_inner = n_inner
 
     def fit(self, y_true: ArrayLike, y_score: ArrayLike) -> Self:
         try:
@@ -279,7 +371,17 @@ class ConfidenceBasedEstimator:
                 f"unknown calibration {self.calibration!r}; known: {sorted(CALIBRATORS)}"
             ) from exc
         labels = np.asarray(y_true).astype(bool)
-        self.calibrator_ = calibrator.fit(np.asarray(y_score, dtype=np.float64), labels)
+        score = np.asarray(y_score, dtype=np.float64)
+        self.calibrator_ = calibrator.fit(score, labels)
+        # a stream of its own: the stored refits stay those of earlier versions
+        rng = np.random.default_rng([self.seed, score.size, 1])
+        nested = self.calibrator_.nested_plausible(score, self.n_inner, rng)
+        self.inflation_: dict[str, float] = {}
+        if nested is not None:
+            proxy, outer, inner = nested
+            fitted = self.calibrator_.predict(proxy)
+            pred = proxy >= self.threshold
+            self.inflation_ = iterated_inflation(proxy, fitted, outer, inner, pred)
         return self
 
     def _check_fitted(self) -> None:
@@ -330,7 +432,12 @@ class ConfidenceBasedEstimator:
         rng = np.random.default_rng([self.seed, zlib.crc32(score.tobytes())])
         n = p.size
         plausible = self.calibrator_.plausible(score, rng)
-        refit = _expected_rows(plausible, pred, score)
+        inflation = getattr(self, "inflation_", {})
+        refit = {
+            # spread around their mean by the iterated bootstrap's inflation (1: none)
+            name: values.mean() + np.sqrt(inflation.get(name, 1.0)) * (values - values.mean())
+            for name, values in _expected_rows(plausible, pred, score).items()
+        }
         # a fitted calibration is more extreme than the truth (its error, like the refits',
         # takes Bernoulli variance p(1 - p) away), so labels drawn from it are too quiet: each
         # row's label probability is moved toward 1/2 until its variance gains back what the
@@ -338,6 +445,7 @@ class ConfidenceBasedEstimator:
         # calibration's error stays E(fit) - E(refit)
         variance = p * (1 - p)
         lost = variance - np.mean(plausible * (1 - plausible), axis=0)
+        lost *= inflation.get("bernoulli", 1.0)
         target = np.clip(variance + lost, 0.0, 0.25)
         noisy = 0.5 + np.sign(p - 0.5) * np.sqrt(0.25 - target)
         noise_expected = expected_classification_metrics(noisy, pred, score)
@@ -370,7 +478,9 @@ class ConfidenceBasedEstimator:
             "confidence": self.confidence,
             "n_bootstrap": self.n_bootstrap,
             "seed": self.seed,
+            "n_inner": self.n_inner,
             "calibrator": self.calibrator_.to_dict(),
+            "inflation": dict(self.inflation_),
         }
 
     @classmethod
@@ -378,6 +488,8 @@ class ConfidenceBasedEstimator:
         params = {
             k: data[k] for k in ("calibration", "threshold", "confidence", "n_bootstrap", "seed")
         }
-        out = cls(**params)
+        out = cls(**params, n_inner=int(data.get("n_inner", 10)))
         out.calibrator_ = CALIBRATORS[data["calibrator"]["name"]].from_dict(data["calibrator"])
+        # dicts saved before the iterated bootstrap: no inflation, their interval as it was
+        out.inflation_ = {k: float(v) for k, v in data.get("inflation", {}).items()}
         return out
