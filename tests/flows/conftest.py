@@ -7,6 +7,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from decayguard.processes import BackgroundProcess, free_port
@@ -52,3 +53,11 @@ def prefect_api_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def prefect_api(prefect_api_url: str) -> Iterator[httpx.Client]:
+    """An HTTP client on the session's Prefect API (no Prefect client in the test process:
+    nothing to drain at teardown)."""
+    with httpx.Client(base_url=prefect_api_url, timeout=30.0) as client:
+        yield client

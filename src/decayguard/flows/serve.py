@@ -92,7 +92,9 @@ def decay_trigger(cfg: DecayguardConfig) -> DeploymentEventTrigger:
             "project_dir": str(cfg.root),
             "trigger": "decay",
             "reason": "{{ event.payload.reason }}",
-            "event_time": "{{ event.occurred }}",
+            # `{{ event.occurred }}` fails: Prefect 3.9 renders a lone expression through
+            # `tojson`, which cannot serialise its DateTime (InvalidJinja, no flow run).
+            "event_time": "{{ event.occurred.isoformat() }}",
             "now": "{{ event.payload.window_end }}",
         },
     )

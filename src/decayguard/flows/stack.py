@@ -13,12 +13,17 @@ import contextlib
 import os
 import sys
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from decayguard.config import DecayguardConfig
 from decayguard.errors import ServiceError
-from decayguard.flows.names import SERVED_DEPLOYMENTS
+from decayguard.flows.names import RETRAIN, SERVED_DEPLOYMENTS
 from decayguard.processes import BackgroundProcess, PidFile, pid_alive, stop_process_group
+
+if TYPE_CHECKING:
+    import httpx
 
 SERVER, RUNNER = "prefect-server", "flow-runner"
 
@@ -39,6 +44,8 @@ def prefect_env(cfg: DecayguardConfig) -> dict[str, str]:
         "PREFECT_SERVER_DATABASE_TIMEOUT": "30",
         "PREFECT_UI_ENABLED": "false",
         "PREFECT_LOGGING_LEVEL": "WARNING",
+        # ...but what a flow run says (why it retrained, what it registered) reaches the UI.
+        "PREFECT_LOGGING_LOGGERS_PREFECT_FLOW_RUNS_LEVEL": "INFO",
     }
 
 
@@ -91,6 +98,7 @@ class PrefectStack:
                 self.processes[SERVER] = server
                 self._save()
                 server.wait_http(f"{orch.api_url}/health", timeout)
+            started = datetime.now(UTC)
             runner = BackgroundProcess(
                 RUNNER,
                 [sys.executable, "-m", "decayguard.flows.serve", str(self.cfg.root)],
@@ -100,7 +108,7 @@ class PrefectStack:
             ).start()
             self.processes[RUNNER] = runner
             self._save()
-            self._wait_deployments(timeout)
+            self._wait_deployments(started, timeout)
         except BaseException:
             self.down()
             raise
@@ -114,31 +122,43 @@ class PrefectStack:
         """The ``flow/deployment`` names the flow runner serves."""
         return SERVED_DEPLOYMENTS
 
-    def _wait_deployments(self, timeout: float) -> None:
-        """Wait until the runner has registered every deployment it serves."""
+    def _wait_deployments(self, since: datetime, timeout: float) -> None:
+        """Wait until the runner has registered (or, after a restart, updated) every deployment
+        it serves and the retrain deployment's decay trigger: events sent before that would
+        be matched by no automation and lost."""
         import time
 
         import httpx
 
         deadline = time.monotonic() + timeout
-        api = self.cfg.orchestration.api_url
         runner = self.processes[RUNNER]
         waiting = list(self.deployments)
-        while time.monotonic() < deadline:
-            if runner.pid is None or not pid_alive(runner.pid):
-                raise ServiceError(f"the flow runner exited:\n{runner.log_tail()}")
-            with contextlib.suppress(httpx.HTTPError):
-                waiting = [
-                    name
-                    for name in waiting
-                    if httpx.get(f"{api}/deployments/name/{name}", timeout=2.0).status_code != 200
-                ]
-                if not waiting:
-                    return
-            time.sleep(0.5)
+        with httpx.Client(base_url=self.cfg.orchestration.api_url, timeout=5.0) as api:
+            while time.monotonic() < deadline:
+                if runner.pid is None or not pid_alive(runner.pid):
+                    raise ServiceError(f"the flow runner exited:\n{runner.log_tail()}")
+                with contextlib.suppress(httpx.HTTPError):
+                    waiting = [name for name in waiting if not self._registered(api, name, since)]
+                    if not waiting:
+                        return
+                time.sleep(0.5)
         raise ServiceError(
             f"the deployments {', '.join(waiting)} did not appear within {timeout:.0f} s:\n"
             f"{runner.log_tail()}"
+        )
+
+    def _registered(self, api: httpx.Client, name: str, since: datetime) -> bool:
+        found = api.get(f"/deployments/name/{name}")
+        if found.status_code != 200:
+            return False
+        deployment = found.json()
+        if datetime.fromisoformat(deployment["updated"]) < since:
+            return False  # the previous runner's
+        if name != RETRAIN or not self.cfg.training.on_decay:
+            return True
+        related = api.get(f"/automations/related-to/prefect.deployment.{deployment['id']}")
+        return related.status_code == 200 and any(
+            datetime.fromisoformat(a["created"]) >= since for a in related.json()
         )
 
     def down(self, timeout: float = 15.0) -> list[str]:
@@ -158,5 +178,5 @@ class PrefectStack:
 def apply_prefect_env(cfg: DecayguardConfig) -> None:
     """Point this process's Prefect client at the project's server."""
     for key, value in prefect_env(cfg).items():
-        if key != "PREFECT_LOGGING_LEVEL":
+        if not key.startswith("PREFECT_LOGGING_"):
             os.environ[key] = value
