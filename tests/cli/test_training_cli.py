@@ -398,3 +398,12 @@ def test_init_refuses_to_overwrite_train_py_without_force(tmp_path: Path) -> Non
     assert not (tmp_path / "decayguard.yaml").exists()  # nothing written
     scaffold_project(tmp_path, force=True)
     assert "def train_model" in (tmp_path / "train.py").read_text()
+
+
+def test_the_training_guide_example_runs() -> None:
+    guide = Path(__file__).resolve().parents[2] / "docs" / "training.md"
+    text = guide.read_text()
+    code = text.split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict[str, object] = {"__name__": "training_guide"}
+    exec(compile(code, str(guide), "exec"), namespace)
+    assert namespace["weighted"] is not None

@@ -8,6 +8,7 @@ to stderr (a spinner on a terminal, one plain line per step elsewhere), results 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -59,7 +60,7 @@ def _progress() -> Iterator[Callable[[str], None]]:
         with err_console.status("retraining…") as status:
 
             def update(message: str) -> None:
-                err_console.log(escape(message), highlight=False)
+                err_console.print(f"[dim]{datetime.now():%H:%M:%S}[/dim] {escape(message)}")
                 status.update(escape(message) + "…")
 
             yield update
@@ -252,6 +253,8 @@ def lineage(
     from decayguard.registry.mlflow_registry import registry_from_config
     from decayguard.training.inspect import lineage_of, verify_lineage, version_summary
 
+    # MLflow draws a download progress bar for the one small lineage.json: not worth a line.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     cfg = config_for(project)
     registry = registry_from_config(cfg)
     summary = version_summary(cfg, version, registry)
