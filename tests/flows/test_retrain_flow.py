@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -27,9 +28,11 @@ import pytest
 import yaml
 
 from decayguard.config import DecayguardConfig, load_config
+from decayguard.errors import InputValidationError, TrainingError
 from decayguard.features.lineage import TrainingSetLineage
 from decayguard.features.repo import FeatureRepo
-from decayguard.flows.names import DECAY_EVENT, MONITOR, RETRAIN, model_resource
+from decayguard.flows import retrain as retrain_module
+from decayguard.flows.names import CHALLENGER_EVENT, DECAY_EVENT, MONITOR, RETRAIN, model_resource
 from decayguard.flows.retrain import parse_time
 from decayguard.flows.stack import PrefectStack
 from decayguard.registry.interface import CHALLENGER_ALIAS, CHAMPION_ALIAS
@@ -39,6 +42,7 @@ from decayguard.store import create_store_engine
 from decayguard.store.deployments import active_version
 from decayguard.store.schema import as_utc
 from decayguard.store.training_runs import training_history
+from decayguard.training.retrain import RetrainOutcome, RetrainTrigger
 from decayguard.training.sets import rebuild_point_in_time_set
 
 CRON = "0 3 * * 1"
@@ -207,6 +211,63 @@ def test_parse_time_reads_template_strings() -> None:
     assert parse_time("now", None) is None
     with pytest.raises(Exception, match="input 'now': not an ISO date-time"):
         parse_time("now", "yesterday")
+
+
+def _adapter(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, outcome: RetrainOutcome
+) -> tuple[list[tuple[RetrainTrigger, datetime | None]], list[dict[str, Any]]]:
+    """The flow's body with ``retrain_once`` and ``emit_event`` replaced (no Prefect run)."""
+    (tmp_path / "decayguard.yaml").write_text(
+        "model:\n  name: m\n  train_function: pkg.mod:train\n"
+    )
+    calls: list[tuple[RetrainTrigger, datetime | None]] = []
+    events: list[dict[str, Any]] = []
+
+    def fake_retrain(
+        cfg: DecayguardConfig, trigger: RetrainTrigger, *, now: datetime | None, **_: Any
+    ) -> RetrainOutcome:
+        calls.append((trigger, now))
+        return outcome
+
+    monkeypatch.setattr(retrain_module, "retrain_once", fake_retrain)
+    monkeypatch.setattr(retrain_module, "emit_event", lambda **kw: events.append(kw))
+    monkeypatch.setattr(retrain_module, "get_run_logger", lambda: logging.getLogger("test"))
+    return calls, events
+
+
+def test_the_flow_parses_the_templated_parameters_and_announces_the_challenger(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    outcome = RetrainOutcome("registered", "m", "decay", "registered version 2", version="2")
+    calls, events = _adapter(monkeypatch, tmp_path, outcome)
+    result = retrain_module.retrain_flow.fn(
+        str(tmp_path), "decay", "accuracy fell", "2026-12-01T10:00:00+00:00", "2026-11-01T00:00:00Z"
+    )
+    assert result == outcome.to_dict()
+    ((trigger, now),) = calls
+    at = datetime(2026, 12, 1, 10, tzinfo=UTC)
+    assert trigger == RetrainTrigger("decay", "accuracy fell", at)
+    assert now == datetime(2026, 11, 1, tzinfo=UTC)
+    assert [e["event"] for e in events] == [CHALLENGER_EVENT]
+    assert events[0]["payload"]["version"] == "2"
+
+
+def test_a_failed_training_fails_the_flow_run_once(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    message = "retraining failed, the champion keeps serving: training function pkg.mod:train: boom"
+    failed = RetrainOutcome("failed", "m", "manual", message)
+    calls, events = _adapter(monkeypatch, tmp_path, failed)
+    with pytest.raises(TrainingError) as raised:
+        retrain_module.retrain_flow.fn(str(tmp_path))
+    assert str(raised.value) == (
+        "training function pkg.mod:train: retraining failed, the champion keeps serving: boom"
+    )
+    assert len(calls) == 1  # no retry of a failed training
+    assert calls[0][0].kind == "manual"
+    assert not events
+    with pytest.raises(InputValidationError, match="'trigger'"):
+        retrain_module.retrain_flow.fn(str(tmp_path), trigger="sometimes")
 
 
 def test_the_served_retrain_deployment_has_its_schedule_trigger_and_limit(
