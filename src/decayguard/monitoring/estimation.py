@@ -6,11 +6,11 @@ gives the *expected* confusion matrix (accuracy, precision, recall, F1) and the 
 Its interval is the estimate plus the central range of a bootstrap of its error: the
 realized metric of label sets drawn from the calibrated probabilities (the window's noise,
 with the Bernoulli variance the fit lost restored) minus the expected metric under a
-calibration the reference could equally have given (isotonic: bootstrap refits stored at fit;
+calibration the reference could equally have given (isotonic: bootstrap refits stored at fit,
+their spread and the lost variance inflated by a double bootstrap (``_iterated_inflation``);
 Platt: the coefficients' asymptotic normal law), so a small reference widens it and its
 overfit recentres it (see ``docs/monitoring.md`` for the measured coverage). It assumes
-calibration transfers:
-the score-to-outcome relation is unchanged (covariate shift, not concept shift).
+calibration transfers: the score-to-outcome relation is unchanged (covariate shift).
 
 :class:`DirectLossEstimator` (DLE, regressors) lives in :mod:`decayguard.monitoring.direct_loss`
 and is re-exported here.
@@ -71,7 +71,7 @@ class Calibrator(ABC):
     def nested_plausible(
         self, scores: Floats, n_inner: int, rng: np.random.Generator
     ) -> tuple[Floats, Floats, Floats] | None:
-        """A fresh bootstrap one and two levels deep, for :func:`iterated_inflation`:
+        """A fresh bootstrap one and two levels deep, for :func:`_iterated_inflation`:
         ``(proxy, outer, inner)``, the probabilities of reference-like ``proxy`` scores under
         ``n_refits`` refits from this fit (``(k, m)``) and ``n_inner`` refits from each of
         those (``(k, n_inner, m)``); ``None`` when the calibration's draws need no
@@ -288,7 +288,7 @@ def _expected_rows(p: Floats, pred: NDArray[np.bool_], score: Floats) -> dict[st
     return out
 
 
-def iterated_inflation(
+def _iterated_inflation(
     proxy: Floats, fitted: Floats, outer: Floats, inner: Floats, pred: NDArray[np.bool_]
 ) -> dict[str, float]:
     """Variance inflations for the bootstrap's calibration draws, from one more bootstrap level.
@@ -355,7 +355,7 @@ class ConfidenceBasedEstimator:
         seed: int = 0,
         n_inner: int = 10,
     ) -> None:
-        """``n_inner``: refits from each refit at fit, for :func:`iterated_inflation`."""
+        """``n_inner``: refits from each refit at fit, for :func:`_iterated_inflation`."""
         self.calibration = calibration
         self.threshold = threshold
         self.confidence = confidence
@@ -381,7 +381,7 @@ class ConfidenceBasedEstimator:
             proxy, outer, inner = nested
             fitted = self.calibrator_.predict(proxy)
             pred = proxy >= self.threshold
-            self.inflation_ = iterated_inflation(proxy, fitted, outer, inner, pred)
+            self.inflation_ = _iterated_inflation(proxy, fitted, outer, inner, pred)
         return self
 
     def _check_fitted(self) -> None:
