@@ -315,6 +315,16 @@ def test_retrain_json_prints_the_outcome_of_a_function_returning_none(world: Wor
     assert _champion(world) == before
 
 
+def test_models_says_when_the_latest_retraining_registered_nothing(
+    world: World, retrained: subprocess.CompletedProcess[str]
+) -> None:
+    out = run(world, "models")
+    assert out.returncode == 0, out.stderr
+    last = out.stdout.rstrip().splitlines()[-1]
+    assert last.startswith("latest retraining registered nothing: failed (started ")
+    assert "training function bad_train:" in last
+
+
 # -- decayguard init: train.py ----------------------------------------------------------------
 
 
