@@ -27,7 +27,9 @@ def init(
     written = scaffold_project(folder, force=force)
     for path in written:
         console.print(f"[green]created[/green] {path}")
-    console.print(f"Next: cd {folder} && decayguard store upgrade")
+    console.print(
+        f"Next: cd {folder} && decayguard store upgrade; your training function is in train.py"
+    )
 
 
 def run_app(app: typer.Typer) -> None:

@@ -25,6 +25,7 @@ import shutil
 import tempfile
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -64,6 +65,7 @@ HTTP_ENV: Mapping[str, str] = {
     # default; a retraining should fail in well under a minute and say so.
     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "3",
     "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",  # a progress bar is noise in a log
 }
 
 MODEL_ARTIFACT_PATH = "model"
@@ -192,7 +194,8 @@ class MlflowRegistry:
         delay = self.backoff
         for attempt in range(self.retries + 1):
             try:
-                return fn()
+                with _quiet():
+                    return fn()
             except (MlflowException, OSError) as exc:
                 if attempt < self.retries and _is_transient(exc):
                     _log.info("MLflow busy (%s): retrying %s in %.2f s", exc, what, delay)
@@ -465,6 +468,25 @@ class MlflowRegistry:
         return dest
 
 
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """MLflow's own noise off a user's terminal: SQLAlchemy deprecation warnings from its
+    store, ``from_pandas``'s note on integer columns, and its INFO logs (table creation, the
+    Alembic migrations it runs on a new database)."""
+    loggers = [logging.getLogger(name) for name in ("mlflow", "alembic")]
+    levels = [logger.level for logger in loggers]
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", module=r"mlflow(\.|$)")
+        warnings.filterwarnings("ignore", message=r".*integer column", category=UserWarning)
+        for logger in loggers:
+            logger.setLevel(max(logger.getEffectiveLevel(), logging.WARNING))
+        try:
+            yield
+        finally:
+            for logger, level in zip(loggers, levels, strict=True):
+                logger.setLevel(level)
+
+
 def _dataset_input(dataset: DatasetInput) -> Any:
     """An ``mlflow.entities.DatasetInput`` (schema and profile of the frame, not its rows)."""
     from mlflow.data.dataset_source_registry import get_dataset_source_from_json
@@ -480,7 +502,8 @@ def _dataset_input(dataset: DatasetInput) -> Any:
     # MLflow caps a digest at 36 characters: it keeps a prefix of the SHA-256, the input's
     # decayguard.digest tag the whole hash.
     digest = dataset.digest[:MAX_DIGEST_LENGTH]
-    pandas_dataset = from_pandas(dataset.frame, name=dataset.name, digest=digest, **extra)
+    with _quiet():
+        pandas_dataset = from_pandas(dataset.frame, name=dataset.name, digest=digest, **extra)
     return MlflowDatasetInput(
         pandas_dataset._to_mlflow_entity(),
         tags=[

@@ -23,6 +23,8 @@ OpenMP crawl on a busy two-core machine), gives calibrated probabilities
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
@@ -120,6 +122,14 @@ def build_loss_regressor() -> Pipeline:
     return Pipeline([("encode", LoanFeatureEncoder()), ("regress", regressor)])
 
 
+def _weights(data: pd.DataFrame | TrainingSet, step: str, labelled: pd.Index) -> dict[str, Any]:
+    """``fit`` keyword for the recency weights of a ``recency_weighted`` training window."""
+    if not isinstance(data, TrainingSet) or data.sample_weight is None:
+        return {}
+    weights = data.sample_weight.set_axis(data.features.index).loc[labelled]
+    return {f"{step}__sample_weight": weights.to_numpy(dtype=np.float64)}
+
+
 def _labelled(data: pd.DataFrame | TrainingSet, column: str) -> tuple[pd.DataFrame, pd.Series]:
     """The feature matrix and labels of the rows of ``data`` that have a label: a frame, or
     the :class:`~decayguard.training.TrainingSet` that retraining passes."""
@@ -142,7 +152,7 @@ def train_model(frame: pd.DataFrame | TrainingSet) -> Pipeline:
     y = _binary_labels(labels)
     if len(np.unique(y)) < 2:
         raise InputValidationError(LABEL_COLUMN, "training needs both classes")
-    return build_pipeline().fit(X, y)
+    return build_pipeline().fit(X, y, **_weights(frame, "classify", X.index))
 
 
 def train_grade_model(frame: pd.DataFrame | TrainingSet) -> Pipeline:
@@ -158,7 +168,9 @@ def train_grade_model(frame: pd.DataFrame | TrainingSet) -> Pipeline:
         )
     if y.nunique() < 2:
         raise InputValidationError(GRADE_COLUMN, "training needs at least two grades")
-    return build_grade_classifier().fit(X, y.to_numpy(dtype=object))
+    return build_grade_classifier().fit(
+        X, y.to_numpy(dtype=object), **_weights(frame, "classify", X.index)
+    )
 
 
 def train_loss_model(frame: pd.DataFrame | TrainingSet) -> Pipeline:
@@ -175,4 +187,4 @@ def train_loss_model(frame: pd.DataFrame | TrainingSet) -> Pipeline:
         )
     if len(y) < 2:
         raise InputValidationError(LOSS_COLUMN, "training needs at least two rows")
-    return build_loss_regressor().fit(X, y)
+    return build_loss_regressor().fit(X, y, **_weights(frame, "regress", X.index))

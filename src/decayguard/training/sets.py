@@ -188,7 +188,8 @@ def build_retraining_data(
             f"Feast feature service {joined.lineage.feature_service!r}"
         )
     usable = frame[~frame[features].isna().all(axis=1)]
-    holdout_start = pd.Timestamp(end) - pd.Timedelta(days=cfg.training.holdout_days)
+    bound = cutoff if cutoff < as_utc(now) else as_utc(now)
+    holdout_start = pd.Timestamp(bound) - pd.Timedelta(days=cfg.training.holdout_days)
     train = usable[usable[TIME_COLUMN] < holdout_start].reset_index(drop=True)
     holdout = usable[usable[TIME_COLUMN] >= holdout_start].reset_index(drop=True)
     if len(train) < need:
