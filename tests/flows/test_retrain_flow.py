@@ -29,8 +29,6 @@ import yaml
 
 from decayguard.config import DecayguardConfig, load_config
 from decayguard.errors import InputValidationError, TrainingError
-from decayguard.features.lineage import TrainingSetLineage
-from decayguard.features.repo import FeatureRepo
 from decayguard.flows import retrain as retrain_module
 from decayguard.flows.names import CHALLENGER_EVENT, DECAY_EVENT, MONITOR, RETRAIN, model_resource
 from decayguard.flows.retrain import parse_time
@@ -42,8 +40,8 @@ from decayguard.store import create_store_engine
 from decayguard.store.deployments import active_version
 from decayguard.store.schema import as_utc
 from decayguard.store.training_runs import training_history
+from decayguard.training.inspect import lineage_of, verify_lineage
 from decayguard.training.retrain import RetrainOutcome, RetrainTrigger
-from decayguard.training.sets import rebuild_point_in_time_set
 
 CRON = "0 3 * * 1"
 STORM_WINDOW_MINUTES = 10.0
@@ -394,13 +392,17 @@ def test_a_decay_event_registers_a_challenger_whose_training_set_rebuilds(
     (row,) = _store_runs(cfg, since)
     assert row["status"] == "registered"
     assert any(f"registered version {row['version']}" in log["message"] for log in logs)
-    lineage = registry_from_config(cfg).lineage(name, row["version"])
-    assert lineage.pop("training_run") == row["id"]
-    recorded = TrainingSetLineage.from_dict(lineage)
-    engine = create_store_engine(cfg.resolved_store_url)
-    try:
-        rebuilt = rebuild_point_in_time_set(cfg, engine, FeatureRepo.from_config(cfg), recorded)
-    finally:
-        engine.dispose()
-    assert rebuilt.lineage.frame_sha256 == recorded.frame_sha256
+    registry = registry_from_config(cfg)
+    recorded = lineage_of(cfg, row["version"], registry)  # `decayguard lineage`'s core
+    assert recorded.extra["training_run"] == row["id"]
+    assert recorded.frame_sha256 == registry.get(name, row["version"]).lineage_hash
+    check = verify_lineage(cfg, row["version"], registry, lineage=recorded)  # ... --verify
+    assert check.same, check.cause
+    assert check.rebuilt_sha256 == recorded.frame_sha256
+    query = {"event": {"name": [CHALLENGER_EVENT]}, "occurred": {"since": since.isoformat()}}
+    deadline, announced = time.monotonic() + 15, []
+    while not announced and time.monotonic() < deadline:
+        time.sleep(0.5)
+        announced = prefect_api.post("/events/filter", json={"filter": query}).json()["events"]
+    assert [e["payload"]["version"] for e in announced] == [row["version"]]
     assert Path(cfg.path(cfg.project.state_dir), "training", row["id"], "lineage.json").is_file()
