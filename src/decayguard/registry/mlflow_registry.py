@@ -502,15 +502,15 @@ def _dataset_input(dataset: DatasetInput) -> Any:
     # MLflow caps a digest at 36 characters: it keeps a prefix of the SHA-256, the input's
     # decayguard.digest tag the whole hash.
     digest = dataset.digest[:MAX_DIGEST_LENGTH]
-    with _quiet():
+    with _quiet():  # the schema is inferred here, and warns about integer columns
         pandas_dataset = from_pandas(dataset.frame, name=dataset.name, digest=digest, **extra)
-    return MlflowDatasetInput(
-        pandas_dataset._to_mlflow_entity(),
-        tags=[
-            InputTag(DATASET_CONTEXT_TAG, dataset.context),
-            InputTag(DATASET_DIGEST_TAG, dataset.digest),
-        ],
-    )
+        return MlflowDatasetInput(
+            pandas_dataset._to_mlflow_entity(),
+            tags=[
+                InputTag(DATASET_CONTEXT_TAG, dataset.context),
+                InputTag(DATASET_DIGEST_TAG, dataset.digest),
+            ],
+        )
 
 
 def registry_from_config(cfg: DecayguardConfig) -> MlflowRegistry:
