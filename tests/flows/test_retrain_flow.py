@@ -32,6 +32,7 @@ from decayguard.errors import InputValidationError, TrainingError
 from decayguard.flows import retrain as retrain_module
 from decayguard.flows.names import CHALLENGER_EVENT, DECAY_EVENT, MONITOR, RETRAIN, model_resource
 from decayguard.flows.retrain import parse_time
+from decayguard.flows.serve import decay_trigger
 from decayguard.flows.stack import PrefectStack
 from decayguard.registry.interface import CHALLENGER_ALIAS, CHAMPION_ALIAS
 from decayguard.registry.mlflow_registry import registry_from_config
@@ -268,6 +269,50 @@ def test_a_failed_training_fails_the_flow_run_once(
         retrain_module.retrain_flow.fn(str(tmp_path), trigger="sometimes")
 
 
+@pytest.mark.parametrize(
+    ("payload", "expected"),
+    [
+        (
+            {"reason": "accuracy fell", "window_end": "2026-11-01T00:00:00+00:00"},
+            {"reason": "accuracy fell", "now": "2026-11-01T00:00:00+00:00"},
+        ),
+        ({}, {"reason": None, "now": None}),  # a bare event still starts a retraining
+    ],
+)
+def test_the_decay_trigger_renders_through_prefects_own_templating(
+    tmp_path: Path, payload: dict[str, Any], expected: dict[str, Any]
+) -> None:
+    """The server's own render path for a RunDeployment action (Prefect 3.9: plain templates
+    upgraded to ``tojson`` ones, then hydrated), on the trigger's parameters."""
+    from prefect.server.events.actions import RunDeployment
+    from prefect.server.events.schemas.events import ReceivedEvent
+    from prefect.utilities.schema_tools.hydration import HydrationContext, hydrate
+
+    (tmp_path / "decayguard.yaml").write_text("model:\n  name: m\n")
+    trigger = decay_trigger(load_config(tmp_path))
+    parameters = dict(trigger.parameters or {})
+    RunDeployment._upgrade_v1_templates(parameters)
+    occurred = datetime(2026, 12, 1, 10, 0, 0, tzinfo=UTC)
+    event = ReceivedEvent(
+        occurred=occurred,
+        event=DECAY_EVENT,
+        resource=model_resource("m"),
+        payload=payload,
+        id=uuid.uuid4(),
+    )
+    rendered = hydrate(
+        parameters,
+        HydrationContext(raise_on_error=True, render_jinja=True, jinja_context={"event": event}),
+    )
+    assert rendered == {
+        "project_dir": str(tmp_path.resolve()),
+        "trigger": "decay",
+        "event_time": occurred.isoformat(),
+        **expected,
+    }
+    assert parse_time("event_time", rendered["event_time"]) == occurred
+
+
 def test_the_served_retrain_deployment_has_its_schedule_trigger_and_limit(
     world: RetrainWorld, prefect_api: httpx.Client
 ) -> None:
@@ -296,9 +341,9 @@ def test_the_served_retrain_deployment_has_its_schedule_trigger_and_limit(
     assert action["parameters"] == {
         "project_dir": str(cfg.root),
         "trigger": "decay",
-        "reason": "{{ event.payload.reason }}",
+        "reason": "{{ event.payload.get('reason') }}",
         "event_time": "{{ event.occurred.isoformat() }}",
-        "now": "{{ event.payload.window_end }}",
+        "now": "{{ event.payload.get('window_end') }}",
     }
 
 

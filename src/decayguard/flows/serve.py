@@ -91,11 +91,12 @@ def decay_trigger(cfg: DecayguardConfig) -> DeploymentEventTrigger:
         parameters={
             "project_dir": str(cfg.root),
             "trigger": "decay",
-            "reason": "{{ event.payload.reason }}",
-            # `{{ event.occurred }}` fails: Prefect 3.9 renders a lone expression through
-            # `tojson`, which cannot serialise its DateTime (InvalidJinja, no flow run).
+            # Prefect 3.9 renders a lone `{{ expression }}` through `tojson`: a DateTime or a
+            # missing payload key fails the action (InvalidJinja) and no flow run is created.
+            # Hence `isoformat()` and `get` (a missing key becomes None: the flow's default).
+            "reason": "{{ event.payload.get('reason') }}",
             "event_time": "{{ event.occurred.isoformat() }}",
-            "now": "{{ event.payload.window_end }}",
+            "now": "{{ event.payload.get('window_end') }}",
         },
     )
 
