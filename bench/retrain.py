@@ -9,7 +9,8 @@ with the real MLflow registry (embedded SQLite). Then:
 1. **One decay event**, POSTed to the server's events API as the monitor flow would emit it.
    Measured: ``event_to_challenger_s`` (the event's time to the retraining's registered row,
    i.e. the ``challenger`` alias set in MLflow), split into ``trigger_latency_s`` (event to
-   the flow run's start, from the Prefect API: automation, flow-run creation, runner poll),
+   the flow run's start, from the Prefect API: automation, flow-run creation, runner poll,
+   the run's process start and imports; ``event_to_run_created_s`` is its first part),
    ``flow_startup_s`` (flow run start to the store claim: process start, imports, config),
    ``training_set_s`` (labels + Feast point-in-time join), ``fit_s`` (the user's function),
    ``export_s`` (the fit's child process minus the fit: start-up, hash-pinned export),
@@ -25,7 +26,13 @@ with the real MLflow registry (embedded SQLite). Then:
 ``training.trigger_window_minutes`` is 0.5 here (the default is 60) so that the storm can start
 in a new window half a minute after the first event.
 
-Run: ``.venv/bin/python bench/retrain.py`` (about 2 minutes). Ends with exactly one
+Measured here (2 shared cores, 2026-12-01, three runs at load 1.5 / 1.1 / 3.5):
+``event_to_challenger_s`` 15.5 / 22.1 / 29.1 with ``fit_s`` 0.04-0.2, so 0.52 / 0.73 / 0.97
+of the 30 s goal; the trigger (event to run start) 6.1 / 11.1 / 5.7 s, of which the triggers
+service takes ~2.6 s and the run's process ~3.4 s of imports; ``storm_trainings`` 1 every
+time (1, 2 and 1 flow runs: the extra one CANCELLED by ``CANCEL_NEW``).
+
+Run: ``.venv/bin/python bench/retrain.py`` (about 90 s). Ends with exactly one
 ``RESULT {json}`` line.
 """
 
@@ -131,6 +138,9 @@ def one_event(api: httpx.Client, cfg: DecayguardConfig, now: datetime) -> dict[s
     return {
         "event_to_challenger_s": (as_utc(row["finished_at"]) - occurred).total_seconds(),
         "trigger_latency_s": (started - occurred).total_seconds(),
+        "event_to_run_created_s": (
+            datetime.fromisoformat(run["created"]) - occurred
+        ).total_seconds(),
         "flow_startup_s": (as_utc(row["started_at"]) - started).total_seconds(),
         "training_set_s": timings["training_set"],
         "fit_s": timings["fit"],
@@ -216,6 +226,7 @@ def main() -> None:
     excluding_fit = first["event_to_challenger_s"] - first["fit_s"]
     print("\none decay event -> registered challenger (seconds)")
     for key in (
+        "event_to_run_created_s",
         "trigger_latency_s",
         "flow_startup_s",
         "training_set_s",
