@@ -44,6 +44,8 @@ def project(tmp_path_factory: pytest.TempPathFactory, prefect_api_url: str) -> P
                 "model": {"name": "credit-default"},
                 "monitoring": {"performance_thresholds": {"accuracy": 0.8}},
                 "orchestration": {"prefect_api_url": prefect_api_url, "schedule_monitor": False},
+                # This project has no training function: its decay event only is under test.
+                "training": {"on_decay": False},
             }
         )
     )

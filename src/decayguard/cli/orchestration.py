@@ -13,6 +13,7 @@ from rich.table import Table
 
 from decayguard.cli.common import ProjectOption, config_for, console
 from decayguard.errors import ConfigError
+from decayguard.flows.names import MONITOR
 
 
 def up(project: ProjectOption = Path(".")) -> None:
@@ -21,11 +22,24 @@ def up(project: ProjectOption = Path(".")) -> None:
 
     cfg = config_for(project)
     stack = PrefectStack(cfg).up()
+    monitor = (
+        f"every {cfg.monitoring.interval_minutes:g} min"
+        if cfg.orchestration.schedule_monitor
+        else "on demand"
+    )
+    triggers = [f"cron {cfg.training.schedule!r} (UTC)"] if cfg.training.schedule else []
+    if cfg.training.on_decay:
+        triggers.append(
+            f"on decay (one per {cfg.training.trigger_window_minutes:g} min window, "
+            f"{cfg.training.min_hours_between:g} h cooldown)"
+        )
     console.print(
-        f"up: Prefect API {cfg.orchestration.api_url}, monitor every "
-        f"{cfg.monitoring.interval_minutes:g} min (pids {stack.running()}); "
+        f"up: Prefect API {cfg.orchestration.api_url} (pids {stack.running()}); "
         "stop with `decayguard down`"
     )
+    for name in stack.deployments:
+        schedule = monitor if name == MONITOR else " and ".join(triggers) or "on demand"
+        console.print(f"  {name}: {schedule}")
 
 
 def down(project: ProjectOption = Path(".")) -> None:

@@ -388,8 +388,10 @@ def _run_monitor(cfg: DecayguardConfig, now: datetime) -> None:
     from prefect.client.schemas.objects import FlowRun
     from prefect.deployments import run_deployment
 
+    from decayguard.flows.names import MONITOR
+
     run = run_deployment(
-        "decayguard-monitor/monitor",
+        MONITOR,
         parameters={"project_dir": str(cfg.root), "now": now.isoformat()},
         timeout=300,
         poll_interval=0.5,
