@@ -277,6 +277,44 @@ class TrainingConfig(_Section):
         return value
 
 
+class GateConfig(_Section):
+    metric: str | None = None
+    """Primary metric of the champion/challenger gate (``None``: ``accuracy`` for classifiers,
+    ``mae`` for regressors). The challenger passes when the interval of challenger minus
+    champion on it clears ``-margin``."""
+    confidence: float = Field(default=0.95, gt=0.5, lt=1)
+    """Confidence level of the gate's intervals: a challenger truly worse by ``margin`` passes
+    at most ``1 - confidence`` of the time (measured in ``bench/gate.py``)."""
+    margin: float | None = Field(default=None, ge=0)
+    """Non-inferiority margin in the metric's units: how much worse the challenger may be.
+    ``None``: 0.01 for metrics on a 0-1 scale, 1 % of the champion's value for losses
+    (MAE, RMSE, MAPE, log loss), whose scale only the project knows."""
+    require_improvement: bool = False
+    """Ask for a challenger that is better (interval above 0), not only no worse."""
+    gold_set: str | None = None
+    """A Parquet or CSV file (project-relative) of features and labels that both models are
+    also scored on, for example hand-labelled hard cases; ``None``: the holdout only."""
+    slices: list[str] = Field(default_factory=list)
+    """Columns to slice by: categorical features as they are, numeric ones in
+    ``slice_bins`` quantile bins. No slice may regress beyond ``slice_margin``."""
+    slice_bins: int = Field(default=4, ge=2)
+    """Quantile bins of a numeric slice column."""
+    min_slice_rows: int = Field(default=200, ge=1)
+    """Slices with fewer rows are reported but decide nothing."""
+    slice_margin: float = Field(default=0.05, ge=0)
+    """How much worse (in the metric's units) a slice may get; Holm-adjusted across slices."""
+    calibration_margin: float = Field(default=0.02, ge=0)
+    """Classifiers: how much the Brier score and the expected calibration error may worsen."""
+    n_resamples: int = Field(default=2000, ge=100)
+    """Paired bootstrap resamples."""
+    smoke_requests: int = Field(default=200, ge=1)
+    """Recently logged requests replayed against the challenger on the running MLServer."""
+    max_latency_ms: float = Field(default=200.0, gt=0)
+    """The challenger's p99 latency on the smoke test may not exceed this."""
+    max_latency_ratio: float = Field(default=2.0, gt=0)
+    """...nor this multiple of the champion's p99 on the same requests."""
+
+
 class RegistryConfig(_Section):
     tracking_uri: str | None = None
     """MLflow tracking URI, for example ``http://127.0.0.1:5000`` for an MLflow server on
@@ -322,6 +360,8 @@ class DecayguardConfig(BaseSettings):
     """Continuous training: triggers, training data, the holdout, single-flight."""
     registry: RegistryConfig = Field(default_factory=RegistryConfig)
     """The MLflow model registry that keeps every retrained version and its lineage."""
+    gate: GateConfig = Field(default_factory=GateConfig)
+    """The champion/challenger gate a retrained version must pass before it meets traffic."""
 
     root: Path = Field(default=Path("."), exclude=True)
     """Folder of the project (where decayguard.yaml lives); set by :func:`load_config`."""
@@ -343,6 +383,23 @@ class DecayguardConfig(BaseSettings):
                     },
                 )
         return self
+
+    @model_validator(mode="after")
+    def _gate_metric_fits_the_task(self) -> DecayguardConfig:
+        metric = self.gate.metric
+        accepted = THRESHOLD_METRICS[self.model.task]
+        if metric is not None and metric not in accepted:
+            raise PydanticCustomError(
+                "task_metric",
+                "gate.metric: a {task} model has no {metric} metric; it accepts {accepted}",
+                {"metric": repr(metric), "task": self.model.task, "accepted": ", ".join(accepted)},
+            )
+        return self
+
+    @property
+    def gate_metric(self) -> str:
+        """The gate's primary metric: ``gate.metric``, or the task's default."""
+        return self.gate.metric or ("mae" if self.model.task == "regression" else "accuracy")
 
     @property
     def performance_thresholds(self) -> dict[str, float]:
