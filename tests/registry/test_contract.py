@@ -140,3 +140,23 @@ def test_lineage_round_trip(registry: ModelRegistry, make_exporter: Make, run_re
     }
     with pytest.raises(ArtifactError):
         registry.lineage(MODEL, "5")
+
+
+def test_version_tags_and_reports_attach_to_the_version(
+    registry: ModelRegistry, make_exporter: Make, run_record: Run
+) -> None:
+    record = registry.register(MODEL, make_exporter(), run_record("drift"), alias=None)
+    registry.set_version_tag(MODEL, record.version, "gate", "failed")
+    registry.log_report(
+        MODEL,
+        record.version,
+        "gate.json",
+        {"passed": False, "reason": "worse"},
+        {"gate_delta": -0.03},
+    )
+    again = registry.get(MODEL, record.version)
+    assert again.tags["gate"] == "failed"
+    assert again.metrics["gate_delta"] == pytest.approx(-0.03)
+    assert again.metrics["accuracy"] == pytest.approx(0.9)  # earlier metrics stay
+    with pytest.raises(ArtifactError):
+        registry.set_version_tag(MODEL, "9", "gate", "passed")

@@ -138,6 +138,22 @@ class ModelRegistry(Protocol):
         """The ``lineage.json`` logged with the version's run."""
         ...
 
+    def set_version_tag(self, model_name: str, version: str, key: str, value: str) -> None:
+        """Tag a version (for example ``gate=passed``)."""
+        ...
+
+    def log_report(
+        self,
+        model_name: str,
+        version: str,
+        name: str,
+        report: Mapping[str, Any],
+        metrics: Mapping[str, float],
+    ) -> None:
+        """Attach a JSON report (artifact ``name``, e.g. ``gate.json``) and metrics to the
+        version's run."""
+        ...
+
     def download(self, model_name: str, version: str, dest: Path) -> Path:
         """Copy the version's exported folder to ``dest`` and return it."""
         ...
@@ -152,6 +168,8 @@ class InMemoryRegistry:
         self._versions: dict[str, list[ModelVersionRecord]] = {}
         self._aliases: dict[tuple[str, str], str] = {}
         self._lineage: dict[tuple[str, str], dict[str, Any]] = {}
+        self.reports: dict[tuple[str, str, str], dict[str, Any]] = {}
+        """Reports attached with :meth:`log_report`, by (model, version, name)."""
         self._lock = threading.Lock()
 
     def register(
@@ -222,6 +240,25 @@ class InMemoryRegistry:
     def lineage(self, model_name: str, version: str) -> dict[str, Any]:
         self.get(model_name, version)
         return dict(self._lineage.get((model_name, version), {}))
+
+    def set_version_tag(self, model_name: str, version: str, key: str, value: str) -> None:
+        self.get(model_name, version)
+        self._retag(model_name, version, key, value)
+
+    def log_report(
+        self,
+        model_name: str,
+        version: str,
+        name: str,
+        report: Mapping[str, Any],
+        metrics: Mapping[str, float],
+    ) -> None:
+        self.get(model_name, version)
+        self.reports[(model_name, version, name)] = dict(report)
+        with self._lock:
+            versions = self._versions[model_name]
+            i = int(version) - 1
+            versions[i] = replace(versions[i], metrics={**versions[i].metrics, **metrics})
 
     def download(self, model_name: str, version: str, dest: Path) -> Path:
         source = Path(self.get(model_name, version).source)

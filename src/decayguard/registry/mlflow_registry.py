@@ -320,6 +320,28 @@ class MlflowRegistry:
             raise
         return self.get(model_name, version)
 
+    def set_version_tag(self, model_name: str, version: str, key: str, value: str) -> None:
+        """See :meth:`ModelRegistry.set_version_tag`."""
+        self._model_version(model_name, version)
+        self._tag_version(model_name, version, key, value)
+
+    def log_report(
+        self,
+        model_name: str,
+        version: str,
+        name: str,
+        report: Mapping[str, Any],
+        metrics: Mapping[str, float],
+    ) -> None:
+        """See :meth:`ModelRegistry.log_report`: logged to the run that made the version."""
+        run_id = self._model_version(model_name, version).run_id
+        if not run_id:
+            raise ArtifactError(f"{model_name} version {version} has no run to attach {name} to")
+        client = self._client
+        self._call(f"log {name}", lambda: client.log_dict(run_id, dict(report), name))
+        if metrics:
+            self._log_params_and_metrics(run_id, RunRecord(run_name="", metrics=dict(metrics)))
+
     def _tag_version(self, model_name: str, version: str, key: str, value: str) -> None:
         self._call(
             f"tag version {version}",

@@ -235,3 +235,18 @@ sa.Index(
     sqlite_where=training_runs.c.status.in_(TRAINING_HELD_STATUSES),
     postgresql_where=training_runs.c.status.in_(TRAINING_HELD_STATUSES),
 )
+
+# One row per gate decision on a registered version (re-runs add rows; the latest counts).
+gate_reports = sa.Table(
+    "gate_reports",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("model_name", sa.String(200), nullable=False),
+    sa.Column("version", sa.String(100), nullable=False),
+    sa.Column("champion_version", sa.String(100), nullable=True),
+    sa.Column("passed", sa.Boolean, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("report", sa.JSON, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Index(None, "model_name", "version"),
+)
