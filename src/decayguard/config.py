@@ -307,6 +307,9 @@ class GateConfig(_Section):
     """Classifiers: how much the Brier score and the expected calibration error may worsen."""
     n_resamples: int = Field(default=2000, ge=100)
     """Paired bootstrap resamples."""
+    smoke_test: bool = True
+    """Load the challenger into the running MLServer under a scratch name and replay recent
+    requests before it passes (off: statistics only, for example in a backtest)."""
     smoke_requests: int = Field(default=200, ge=1)
     """Recently logged requests replayed against the challenger on the running MLServer."""
     max_latency_ms: float = Field(default=200.0, gt=0)

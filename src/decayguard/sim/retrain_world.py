@@ -5,7 +5,8 @@ the demo reaches after some simulated weeks: a Feast repo over the world's featu
 champion released and recorded, its predictions logged and the labels that arrived by
 ``until`` in the store. :func:`build_retrain_world` writes exactly that, scoring the traffic
 with the exported champion and writing the store directly (no MLServer, no API), so it takes
-seconds. The config is the demo's (``model.train_function`` included).
+seconds. The config is the demo's (``model.train_function`` included), with retraining on
+decay and the gate's smoke test off (no MLServer runs here).
 """
 
 from __future__ import annotations
@@ -75,7 +76,11 @@ def build_retrain_world(
     root = _fresh_folder(folder)
     target = settings.scenario.simulate().target()
     cfg = _write_config(root, "json://127.0.0.1:9/none", secrets.token_hex(8), settings, target)
-    overrides: dict[str, dict[str, Any]] = {"training": {"on_decay": True}}
+    # No MLServer runs in this world: the gate decides on statistics alone.
+    overrides: dict[str, dict[str, Any]] = {
+        "training": {"on_decay": True},
+        "gate": {"smoke_test": False},
+    }
     for section, keys in (config_overrides or {}).items():
         overrides.setdefault(section, {}).update(keys)
     if overrides:
