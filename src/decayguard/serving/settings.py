@@ -99,6 +99,10 @@ class RuntimeSettings(_Strict):
     trust_event_time: bool = False
     """Log predictions at the request's ``parameters.event_time`` when it carries one
     (replays, backfills, the simulator) instead of the time they were served."""
+    log_predictions: bool = True
+    """Log every prediction to the store and sample reviews. ``False`` makes a scratch
+    deployment (the gate's smoke test): its requests are not traffic, so nothing is
+    spooled, stored or sampled for review, and no shipper is started for it."""
 
     @model_validator(mode="after")
     def _challenger_for_mode(self) -> RuntimeSettings:
