@@ -20,6 +20,7 @@ from decayguard.serving.smoke import (
     CHAMPION_SUFFIX,
     SmokeResult,
     answer_problem,
+    judge,
     smoke_test,
 )
 from decayguard.store import create_store_engine
@@ -246,3 +247,22 @@ def test_multiclass_probabilities_must_sum_to_one() -> None:
     problem = answer_problem(proba([0.1, 0.1, 0.1]), champion, ["a", "b", "c"])
     assert problem is not None
     assert "sum to" in problem
+
+
+def test_the_verdict_on_latency_and_errors() -> None:
+    gate = GateConfig(max_latency_ms=50, max_latency_ratio=2.0)
+    fast = [1.0] * 95 + [2.0] * 5  # p99 2 ms
+    assert judge(gate, 100, [], fast, fast).passed
+    slower = judge(gate, 100, [], fast, [1.0] * 95 + [5.0] * 5)  # p99 5 ms: 2.5x
+    assert not slower.passed
+    assert "gate.max_latency_ratio" in slower.reason
+    assert slower.ratio == pytest.approx(2.5)
+    assert slower.challenger_p50_ms == 1.0
+    too_slow = judge(gate, 100, [], [60.0] * 100, [60.0] * 100)
+    assert "gate.max_latency_ms" in too_slow.reason
+    errors = [f"request {i}: HTTP 422" for i in range(7)]
+    broken = judge(gate, 100, errors, fast, fast)
+    assert not broken.passed
+    assert broken.n_errors == 7
+    assert len(broken.errors) == 5
+    assert broken.reason.startswith("7 of 100 answers invalid")

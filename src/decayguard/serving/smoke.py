@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.engine import Engine
 
-from decayguard.config import DecayguardConfig, FeatureSpec
+from decayguard.config import DecayguardConfig, FeatureSpec, GateConfig
 from decayguard.errors import DecayguardError, ServiceError
 from decayguard.registry.manifest import ArtifactManifest
 from decayguard.serving.deploy import (
@@ -298,7 +298,18 @@ def _replay(
         problem = answer_problem(answer, champion_answer, classes)
         if problem:
             errors.append(f"request {i}: {problem}")
-    n = len(bodies)
+    return judge(cfg.gate, len(bodies), errors, champion_ms, challenger_ms)
+
+
+def judge(
+    gate: GateConfig,
+    n_requests: int,
+    errors: list[str],
+    champion_ms: list[float],
+    challenger_ms: list[float],
+) -> SmokeResult:
+    """The verdict on one replay: no invalid answer, and the challenger's p99 within
+    ``gate.max_latency_ms`` and ``gate.max_latency_ratio`` times the champion's."""
     champion_p99, challenger_p99 = _percentile(champion_ms, 99), _percentile(challenger_ms, 99)
     ratio = (
         challenger_p99 / champion_p99
@@ -306,7 +317,7 @@ def _replay(
         else None
     )
     figures: dict[str, Any] = {
-        "n_requests": n,
+        "n_requests": n_requests,
         "n_errors": len(errors),
         "errors": errors[:MAX_ERROR_MESSAGES],
         "champion_p99_ms": champion_p99,
@@ -315,7 +326,7 @@ def _replay(
         "champion_p50_ms": _percentile(champion_ms, 50),
         "challenger_p50_ms": _percentile(challenger_ms, 50),
     }
-    gate = cfg.gate
+    n = n_requests
     if errors:
         return SmokeResult(False, f"{len(errors)} of {n} answers invalid: {errors[0]}", **figures)
     if challenger_p99 is None or champion_p99 is None:
