@@ -17,7 +17,8 @@ Both scratch models are unloaded and their folders removed afterwards, whatever 
 Scratch deployments are written with ``log_predictions: false``: the runtime logs
 nothing for them and samples nothing for review (a smoke test's requests are not
 traffic). An artifact that fails to load, errors or is too slow fails the test; only an
-unreachable server raises (:class:`~decayguard.errors.ServiceError`).
+unreachable server or store raises (:class:`~decayguard.errors.ServiceError`,
+:class:`~decayguard.errors.StoreError`): that is no verdict on the challenger.
 """
 
 from __future__ import annotations
@@ -36,9 +37,10 @@ import httpx
 import numpy as np
 import pandas as pd
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from decayguard.config import DecayguardConfig, FeatureSpec, GateConfig
-from decayguard.errors import DecayguardError, ServiceError
+from decayguard.errors import DecayguardError, ServiceError, StoreError
 from decayguard.registry.manifest import ArtifactManifest
 from decayguard.serving.deploy import (
     install_artifact,
@@ -102,7 +104,8 @@ def smoke_test(
     ``requests`` (one row per request, a column per feature) replaces the
     ``gate.smoke_requests`` most recent answered predictions in the store. ``engine`` is
     the store (default: the project's). Raises :class:`ServiceError` only when the
-    server is unreachable; every other problem is a failed result naming it.
+    server is unreachable and :class:`StoreError` when the store is; every other problem
+    is a failed result naming it.
     """
     own_engine = engine is None
     store = create_store_engine(cfg.resolved_store_url) if engine is None else engine
@@ -121,7 +124,15 @@ def _run(
     engine: Engine,
 ) -> SmokeResult:
     name = cfg.model.name
-    rows = recent_requests(engine, name, cfg.gate.smoke_requests) if requests is None else requests
+    try:
+        rows = (
+            recent_requests(engine, name, cfg.gate.smoke_requests) if requests is None else requests
+        )
+        champion_folder = serving_champion_folder(engine, models_dir_for(cfg), name)
+    except SQLAlchemyError as exc:
+        raise StoreError(f"cannot read {name!r}'s requests and deployment: {exc}") from exc
+    except DecayguardError as exc:
+        return SmokeResult(False, f"no champion to compare with: {exc}", 0)
     try:
         bodies = request_bodies(rows, cfg.model.features)
     except DecayguardError as exc:
@@ -130,10 +141,6 @@ def _run(
         return SmokeResult(False, f"no logged requests of {name!r} to replay", 0)
     models_dir = models_dir_for(cfg)
     champion_name, challenger_name = name + CHAMPION_SUFFIX, name + CHALLENGER_SUFFIX
-    try:
-        champion_folder = serving_champion_folder(engine, models_dir, name)
-    except DecayguardError as exc:
-        return SmokeResult(False, f"no champion to compare with: {exc}", len(bodies))
     with httpx.Client(timeout=30.0) as client:
         try:
             problem = _load(cfg, client, champion_folder, champion_name, server_url)
