@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from decayguard.serving.routing import Canary, ChampionOnly, Route, Shadow, routing_policy
     from decayguard.serving.settings import ArtifactPin, FeastLookup, ReviewSpec, RuntimeSettings
     from decayguard.serving.shipper import SpoolShipper, store_engine
+    from decayguard.serving.smoke import SmokeResult, smoke_test
 
 _EXPORTS = {
     "ArtifactPin": "settings",
@@ -39,6 +40,7 @@ _EXPORTS = {
     "RuntimeSettings": "settings",
     "ServingProcess": "process",
     "Shadow": "routing",
+    "SmokeResult": "smoke",
     "SpoolShipper": "shipper",
     "deploy_model": "deploy",
     "find_mlserver": "process",
@@ -47,6 +49,7 @@ _EXPORTS = {
     "models_dir_for": "deploy",
     "read_deployment": "deploy",
     "routing_policy": "routing",
+    "smoke_test": "smoke",
     "spool_dir_for": "deploy",
     "stop_from_pid_file": "process",
     "store_engine": "shipper",
@@ -74,6 +77,7 @@ __all__ = [
     "RuntimeSettings",
     "ServingProcess",
     "Shadow",
+    "SmokeResult",
     "SpoolShipper",
     "deploy_model",
     "find_mlserver",
@@ -82,6 +86,7 @@ __all__ = [
     "models_dir_for",
     "read_deployment",
     "routing_policy",
+    "smoke_test",
     "spool_dir_for",
     "stop_from_pid_file",
     "store_engine",
