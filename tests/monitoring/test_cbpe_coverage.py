@@ -32,6 +32,7 @@ def _bench() -> ModuleType:
 
 bench = _bench()
 calibrated, realized_metrics, coverage = bench.calibrated, bench.realized_metrics, bench.coverage
+realized_label_sets = bench.realized_label_sets
 
 
 def test_realized_metrics_are_sklearn_metrics() -> None:
@@ -44,8 +45,25 @@ def test_realized_metrics_are_sklearn_metrics() -> None:
     assert ours["roc_auc"] == pytest.approx(metrics.roc_auc_score(y, s))
 
 
+def test_realized_label_sets_are_realized_metrics_row_by_row() -> None:
+    rng = np.random.default_rng(1)
+    _, s = calibrated(300, rng)
+    labels = rng.random((5, 300)) < s
+    many = realized_label_sets(labels, s)
+    for row in range(5):
+        for name, value in realized_metrics(labels[row], s).items():
+            assert many[name][row] == pytest.approx(value), (name, row)
+
+
+def test_conditional_coverage_leaves_the_runs_and_the_single_draw_figure_unchanged() -> None:
+    plain = coverage(4, 20, 500, 300)
+    both = coverage(4, 20, 500, 300, label_sets=50)
+    assert {k: v for k, v in both.items() if not k.startswith("conditional_")} == plain
+    assert all(0.0 <= both[f"conditional_{name}"] <= 1.0 for name in plain)
+
+
 @pytest.mark.parametrize("calibration", ["isotonic", "platt"])
 def test_cbpe_intervals_cover_about_95_percent(calibration: str) -> None:
-    shares = coverage(3, 150, 1000, 300, calibration)
-    for name, share in shares.items():  # 150 runs: a binomial sd of 1.8 points
+    shares = coverage(3, 150, 1000, 300, calibration, label_sets=100)
+    for name, share in shares.items():  # 150 runs: a binomial sd of 1.8 points at most
         assert 0.89 <= share <= 0.995, (name, share)
