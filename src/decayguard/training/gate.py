@@ -111,7 +111,7 @@ class Criterion:
     """Method-specific figures (p-values of McNemar or DeLong, the two models' values)."""
 
 
-def _json_float(value: float | None) -> float | None:
+def _json_float(value: float | None) -> float | None:  # strict JSON has no NaN
     return None if value is None or not np.isfinite(value) else float(value)
 
 
@@ -130,10 +130,7 @@ class GateDecision:
 
     def criterion(self, name: str) -> Criterion:
         """The criterion called ``name`` (``KeyError`` when there is none)."""
-        for c in self.criteria:
-            if c.name == name:
-                return c
-        raise KeyError(name)
+        return {c.name: c for c in self.criteria}[name]
 
     def to_dict(self) -> dict[str, Any]:  # strict JSON: non-finite figures become None
         out = asdict(self)
@@ -159,8 +156,7 @@ class GateDecision:
         return cls(**fields, margin=number(data["margin"]), criteria=tuple(criteria))
 
 
-def _f(value: float) -> str:
-    """A signed figure with 3 significant digits: ``+0.0123``, ``-12.3``."""
+def _f(value: float) -> str:  # a signed figure with 3 significant digits: +0.0123, -12.3
     return "nan" if not np.isfinite(value) else f"{value:+.3g}"
 
 
@@ -169,8 +165,7 @@ def _interval(d: PairedDelta) -> str:
 
 
 class _Prepared:
-    """The sample as arrays the statistics take: class codes, probabilities in one column
-    order, per-row losses. Raises :class:`DecayguardError` naming what is unusable."""
+    """The sample as the statistics' arrays; a :class:`DecayguardError` names what is unusable."""
 
     def __init__(self, sample: PairedSample) -> None:
         task, n = sample.task, sample.n
@@ -420,12 +415,16 @@ class ChampionChallengerGate:
             if column not in sample.slices.columns:
                 raise DecayguardError(f"slice column {column!r} is not in the sample")
             values = sample.slices[column]
-            kind = values.dtype.kind
-            if kind in "iuf" and values.nunique() > self.slice_bins:
-                labels = pd.qcut(values, self.slice_bins, duplicates="drop").astype(str)
+            if values.dtype.kind in "iuf" and values.nunique() > self.slice_bins:
+                bins, edges = pd.qcut(values, self.slice_bins, labels=False, retbins=True,
+                                      duplicates="drop")  # fmt: skip
+                codes = np.where(np.isnan(bins), len(edges) - 1, bins).astype(np.intp)
+                uniques = [f"{'[' if j == 0 else '('}{edges[j]:.4g}, {edges[j + 1]:.4g}]"
+                           for j in range(len(edges) - 1)] + ["<missing>"]  # fmt: skip
             else:
                 labels = values.astype(object).where(values.notna(), "<missing>").astype(str)
-            codes, uniques = pd.factorize(labels, sort=True)
+                codes, found = pd.factorize(labels, sort=True)
+                uniques = [str(v) for v in found]
             for j, value in enumerate(uniques):
                 keys.append((f"slice.{column}={value}", np.flatnonzero(codes == j)))
         return keys
@@ -436,29 +435,29 @@ class ChampionChallengerGate:
         except DecayguardError as exc:
             return [Criterion("slice", False, f"{exc}; failed closed")]
         bound = -self.slice_margin if higher else self.slice_margin
-        out: list[Criterion] = []
+        out: dict[str, Criterion] = {}
         tested: list[tuple[str, PairedDelta, float]] = []
         for name, rows in keys:
+            if rows.size == 0:
+                continue
             if rows.size < self.min_slice_rows:
                 detail = f"{rows.size} rows < min_slice_rows {self.min_slice_rows}: reported only"
-                out.append(Criterion(name, True, detail, n=int(rows.size), decides=False))
+                out[name] = Criterion(name, True, detail, n=int(rows.size), decides=False)
                 continue
             d = data.delta(self.metric, rows, *self._draws(name))
             p = d.p_beyond(bound, higher_is_better=higher)
+            out[name] = self._check(name, d, {}, f"{self.metric} undefined: reported only")
             if np.isfinite(p):
                 tested.append((name, d, p))
-            else:
-                out.append(self._check(name, d, {}, f"{self.metric} undefined: reported only"))
-        adjusted = holm_adjust([p for _, _, p in tested])
         alpha = 1 - self.confidence
-        for (name, d, p), p_holm in zip(tested, adjusted, strict=True):
+        for (name, d, p), p_holm in zip(tested, holm_adjust([t[2] for t in tested]), strict=True):
             passed = bool(p_holm >= alpha)
             verb = "within" if passed else "beyond"
             detail = f"{_interval(d)} {verb} {_f(bound)} (Holm p {p_holm:.3g}, n {d.n})"
             extra = {"p_value": p, "p_holm": float(p_holm)}
-            out.append(Criterion(name, passed, detail, d.delta, d.lower, d.upper, bound, d.n,
-                                 d.method, True, extra))  # fmt: skip
-        return out
+            out[name] = Criterion(name, passed, detail, d.delta, d.lower, d.upper, bound, d.n,
+                                  d.method, True, extra)  # fmt: skip
+        return list(out.values())
 
     def _calibration(self, data: _Prepared) -> list[Criterion]:
         if data.proba is None:
