@@ -209,3 +209,38 @@ def test_false_promotion_rate_at_the_margin() -> None:
         promoted += gate.decide(sample_of(labels, c, h)).passed
     allowance = stats.binom.ppf(0.99, runs, 0.05) / runs
     assert promoted / runs <= allowance
+
+
+@pytest.mark.parametrize(
+    ("task_name", "metric"),
+    [("binary", m) for m in ("precision", "recall", "f1", "roc_auc", "log_loss")]
+    + [("multiclass", m) for m in ("accuracy", "precision", "f1", "roc_auc", "log_loss")]
+    + [("regression", m) for m in ("rmse", "mape")],
+)
+def test_every_threshold_metric_decides_a_much_better_challenger(
+    task_name: str, metric: str
+) -> None:
+    rng = np.random.default_rng(12)
+    n = 1200
+    if task_name == "regression":
+        task = task_for("regression")
+        y, c, h = _regression(n, 0.0, rng)
+        labels: NDArray[np.object_] | NDArray[np.float64] = y
+    else:
+        classes = ["a", "b", "c"] if task_name == "multiclass" else ["0", "1"]
+        task = task_for(task_name, classes=classes)
+        t = rng.integers(0, len(classes), n)
+        onehot = np.eye(len(classes))[t]
+        noise = rng.standard_normal((n, len(classes)))
+        c, h = (
+            task.outputs_from_scores(
+                np.exp(s * onehot + noise) / np.exp(s * onehot + noise).sum(1)[:, None]
+            )
+            for s in (1.0, 3.0)
+        )
+        labels = np.asarray(classes, dtype=object)[t]
+    sample = PairedSample(task, labels, c, h, pd.DataFrame(index=range(n)), np.full(n, "holdout"))
+    decision = ChampionChallengerGate(metric=metric, n_resamples=300).decide(sample)
+    primary = decision.criterion(f"metric.{metric}")
+    assert primary.passed, decision.reason
+    assert (primary.delta < 0) == (metric in ("log_loss", "rmse", "mape"))

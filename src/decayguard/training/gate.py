@@ -30,8 +30,7 @@ one-sided p below ``1 - confidence``; the Brier or ECE worsening's lower bound a
 each slice to prove non-inferiority would reject most good challengers. Binary calibration is
 the positive-class probability's; multiclass ECE is top-label (equal-mass bins).
 
-Nothing here does I/O: :mod:`decayguard.training.gating` scores the artifacts, runs the
-smoke test on MLServer and records the report.
+No I/O here: :mod:`decayguard.training.gating` scores, smoke-tests and records the report.
 """
 
 from __future__ import annotations
@@ -196,9 +195,10 @@ class _Prepared:
             self._codes(o.predictions, code, "predictions")
             for o in (sample.champion, sample.challenger)
         ]
-        self.positive = (
-            classes.index(task.positive_class or classes[-1]) if task.name == "binary" else None
-        )
+        positive = getattr(task, "positive", None)  # BinaryTask's (default: the last class)
+        if positive is not None and positive not in code:
+            raise DecayguardError(f"positive class {positive!r} is not one of {list(classes)}")
+        self.positive = None if positive is None else code[positive]
         self.onehot = np.eye(self.k)[self.t]
         self.proba: list[Floats] | None = None
         if (
@@ -223,6 +223,8 @@ class _Prepared:
         assert outputs.probabilities is not None
         if not outputs.classes or tuple(outputs.classes) == classes:
             return outputs.probabilities
+        if set(outputs.classes) != set(classes):
+            raise DecayguardError(f"outputs for classes {list(outputs.classes)}, not {classes}")
         order = [list(outputs.classes).index(c) for c in classes]
         return outputs.probabilities[:, order]
 
@@ -361,11 +363,9 @@ class ChampionChallengerGate:
         rows = Criterion("rows", True, f"{sample.n} rows" + (f" ({where})" if where else ""))
         criteria = [rows, self._primary(primary, margin, higher), *self._cross_checks(data)]
         criteria += self._slices(sample, data, higher)
-        if data.classifier:
-            criteria += self._calibration(data)
+        criteria += self._calibration(data) if data.classifier else []
         return self._decision(tuple(criteria), margin, sample.n)
 
-    # -- criteria ----------------------------------------------------------------------------
     def _draws(self, name: str) -> tuple[int, float, Any]:
         return self.n_resamples, self.confidence, [self.random_state, zlib.crc32(name.encode())]
 
