@@ -41,6 +41,7 @@ from decayguard.store import create_store_engine
 from decayguard.store.deployments import active_version
 from decayguard.store.schema import as_utc
 from decayguard.store.training_runs import training_history
+from decayguard.training.gating import GateReport
 from decayguard.training.inspect import lineage_of, verify_lineage
 from decayguard.training.retrain import RetrainOutcome, RetrainTrigger
 
@@ -228,7 +229,11 @@ def _adapter(
         calls.append((trigger, now))
         return outcome
 
+    def fake_gate(cfg: DecayguardConfig, version: str, **_: Any) -> GateReport:
+        return GateReport(cfg.model.name, version, "1", True, "passed: Δ +0.01", None, None)
+
     monkeypatch.setattr(retrain_module, "retrain_once", fake_retrain)
+    monkeypatch.setattr(retrain_module, "gate_once", fake_gate)
     monkeypatch.setattr(retrain_module, "emit_event", lambda **kw: events.append(kw))
     monkeypatch.setattr(retrain_module, "get_run_logger", lambda: logging.getLogger("test"))
     return calls, events
@@ -242,7 +247,10 @@ def test_the_flow_parses_the_templated_parameters_and_announces_the_challenger(
     result = retrain_module.retrain_flow.fn(
         str(tmp_path), "decay", "accuracy fell", "2026-12-01T10:00:00+00:00", "2026-11-01T00:00:00Z"
     )
+    gate = result.pop("gate")
     assert result == outcome.to_dict()
+    assert gate["passed"]
+    assert gate["version"] == "2"  # the flow gates what it registered
     ((trigger, now),) = calls
     at = datetime(2026, 12, 1, 10, tzinfo=UTC)
     assert trigger == RetrainTrigger("decay", "accuracy fell", at)

@@ -13,6 +13,7 @@ from decayguard.cli import (
     check,
     demo,
     features,
+    gate,
     labels,
     orchestration,
     project,
@@ -43,6 +44,7 @@ app.command("demo")(demo.demo)
 app.command("retrain")(training.retrain)
 app.command("models")(training.models)
 app.command("lineage")(training.lineage)
+app.command("gate")(gate.gate)
 
 
 def main() -> None:

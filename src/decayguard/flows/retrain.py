@@ -9,6 +9,9 @@ threshold and concurrency limit only keep Prefect from creating and starting run
 
 A training function that fails ends the flow run Failed (after the outcome is recorded and
 alerted by the core), so Prefect shows it; the flow never retries a failed training.
+
+Right after a registration the flow runs the champion/challenger gate
+(:func:`decayguard.training.gating.gate_once`); its report is in the returned ``gate``.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from prefect.events import emit_event
 from decayguard.config import load_config
 from decayguard.errors import InputValidationError, TrainingError
 from decayguard.flows.names import CHALLENGER_EVENT, RETRAIN_FLOW, model_resource
+from decayguard.training.gating import gate_once
 from decayguard.training.retrain import RetrainOutcome, RetrainTrigger, TriggerKind, retrain_once
 
 _LEVELS = {"registered": logging.INFO, "failed": logging.ERROR}
@@ -110,4 +114,14 @@ def retrain_flow(
             function, outcome.message.replace(f"training function {function}: ", "")
         )
     _announce(outcome)
-    return outcome.to_dict()
+    result = outcome.to_dict()
+    if outcome.status == "registered" and outcome.version is not None:
+        report = gate_once(cfg, outcome.version)
+        logger.log(
+            logging.INFO if report.passed else logging.WARNING,
+            "gate on version %s: %s",
+            outcome.version,
+            report.reason,
+        )
+        result["gate"] = report.to_dict()
+    return result
