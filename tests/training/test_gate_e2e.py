@@ -7,13 +7,19 @@ naming the failed criterion, loses its alias and is recorded as rejected.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import textwrap
 from collections.abc import Iterator
+from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
+from decayguard.alerts.incidents import open_incidents
 from decayguard.config import DecayguardConfig, load_config
+from decayguard.errors import ConfigError
 from decayguard.registry.interface import CHALLENGER_ALIAS
 from decayguard.registry.mlflow_registry import registry_from_config
 from decayguard.serving import ServingProcess
@@ -21,10 +27,11 @@ from decayguard.sim.retrain_world import build_retrain_world
 from decayguard.store import count_predictions, create_store_engine, read_audit
 from decayguard.store.deployments import active_version
 from decayguard.store.gate_reports import latest_gate_report
-from decayguard.training.gating import gate_once, stored_gate_report
+from decayguard.training.gating import gate_once, gold_rows, stored_gate_report
 from decayguard.training.retrain import RetrainTrigger, retrain_once
 
 pytestmark = pytest.mark.slow
+DECAYGUARD = Path(sys.executable).parent / "decayguard"
 
 WITHOUT_DEBT_RATIO = '''
 from decayguard.sim.training import build_pipeline
@@ -119,4 +126,43 @@ def test_a_post_shift_challenger_passes_and_a_worse_one_is_rejected(
     assert "gate_passed" in registry.get(cfg.model.name, bad.version).metrics
     assert active_version(engine, cfg.model.name) == "1"
     assert count_predictions(engine, cfg.model.name) == predictions_before
+    incidents = open_incidents(engine, cfg.model.name)
+    assert [i["rule"] for i in incidents] == ["gate"]
+    assert "rejected by the gate" in str(incidents[0]["message"])
     engine.dispose()
+
+    # The command shows the recorded report: plain text off a terminal, exit status 1.
+    shown = subprocess.run(
+        [str(DECAYGUARD), "gate", bad.version, "--project", str(cfg.root)],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=120,
+        check=False,
+    )
+    assert shown.returncode == 1, shown.stderr
+    assert f"gate on version {bad.version} against champion 1: failed" in shown.stdout
+    assert "metric.accuracy" in shown.stdout
+    assert "\x1b[" not in shown.stdout
+
+
+def test_a_gold_set_without_the_label_is_a_config_error_naming_it(
+    project: tuple[DecayguardConfig, str], tmp_path: Path
+) -> None:
+    cfg, _ = project
+    gold = tmp_path / "gold.csv"
+    gold.write_text("income,debt_ratio\n1.0,0.5\n")
+    broken = cfg.model_copy(update={"gate": cfg.gate.model_copy(update={"gold_set": str(gold)})})
+    with pytest.raises(ConfigError, match=r"gate\.gold_set: .*gold\.csv has no column 'age'"):
+        gold_rows(broken)
+    good = tmp_path / "gold.parquet"
+    frame = pd.DataFrame(
+        {f.name: [1.0, 2.0] for f in cfg.model.features if f.dtype == "float"}
+        | {"employment": ["salaried", "retired"], cfg.model.target: ["0", None]}
+    )
+    frame.to_parquet(good)
+    loaded = gold_rows(
+        cfg.model_copy(update={"gate": cfg.gate.model_copy(update={"gold_set": str(good)})})
+    )
+    assert loaded is not None
+    assert len(loaded) == 1  # rows without a label cannot be scored
