@@ -25,22 +25,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from mlserver import MLModel
 from mlserver.errors import MLServerError
 from mlserver.types import InferenceRequest, InferenceResponse, Parameters, ResponseOutput
 
 from decayguard.errors import DecayguardError, InputValidationError, ServiceError
-from decayguard.registry.export import ExportedModel, load_model
-from decayguard.serving.features import FeastOnlineClient
-from decayguard.serving.logger import PredictionLogger
 from decayguard.serving.service import Answer, PredictionService
-from decayguard.serving.settings import RuntimeSettings, parse_runtime_settings
+from decayguard.serving.settings import parse_runtime_settings
 from decayguard.serving.validation import TensorInput
-from decayguard.store.predictions import PredictionRecord
 
 log = logging.getLogger("decayguard.serving")
 
@@ -58,10 +52,7 @@ class DecayguardRuntime(MLModel):  # type: ignore[misc]
         extra = self.settings.parameters.extra if self.settings.parameters else None
         try:
             runtime_settings = parse_runtime_settings(extra, source or self.name)
-            if runtime_settings.log_predictions:
-                self._service = PredictionService.from_settings(self.name, runtime_settings, base)
-            else:
-                self._service = _unlogged_service(self.name, runtime_settings, base)
+            self._service = PredictionService.from_settings(self.name, runtime_settings, base)
         except DecayguardError as exc:
             raise MLServerError(f"cannot load model {self.name!r}: {exc}", 422) from exc
         m = self._service.champion.manifest
@@ -104,43 +95,6 @@ class DecayguardRuntime(MLModel):  # type: ignore[misc]
             log.exception("model %s: unexpected error on request %s", self.name, request_id)
             raise MLServerError(f"internal error in model {self.name!r}: {exc}", 503) from exc
         return _response(self.name, request_id, answer)
-
-
-class _DiscardingLogger(PredictionLogger):
-    """A prediction logger that keeps nothing (for scratch deployments): no spool, no
-    shipper process."""
-
-    def __init__(self) -> None:  # deliberately not PredictionLogger's: nothing to start
-        pass
-
-    def log(self, records: Sequence[PredictionRecord]) -> None:
-        """Drop the rows."""
-
-    def close(self, timeout: float | None = None) -> bool:
-        return True
-
-
-def _unlogged_service(name: str, settings: RuntimeSettings, base: Path) -> PredictionService:
-    """What :meth:`PredictionService.from_settings` builds, minus the log and the review
-    sampler (``log_predictions: false``)."""
-
-    def load(pin: Any) -> ExportedModel:
-        return load_model(
-            settings.resolve(pin.path, base), sha256=pin.sha256, trusted_types=pin.trusted_types
-        )
-
-    champion = load(settings.champion)
-    challenger = load(settings.challenger) if settings.challenger else None
-    feast = None
-    if settings.feast is not None:
-        feast = FeastOnlineClient(
-            settings.feast.url,
-            feature_service=settings.feast.feature_service,
-            feature_refs=settings.feast.feature_refs,
-            timeout=settings.feast.timeout_seconds,
-        )
-    quiet = settings.model_copy(update={"review": None})
-    return PredictionService(name, quiet, champion, challenger, _DiscardingLogger(), feast)
 
 
 def _response(model_name: str, request_id: str, answer: Answer) -> InferenceResponse:

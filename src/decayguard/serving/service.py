@@ -119,7 +119,8 @@ class PredictionService:
     def from_settings(
         cls, model_name: str, settings: RuntimeSettings, base_dir: Path
     ) -> PredictionService:
-        """Verify and load the pinned artifacts, attach the process-wide logger."""
+        """Verify and load the pinned artifacts, attach the process-wide logger (or, with
+        ``log_predictions: false``, one that keeps nothing)."""
 
         def load(pin: Any) -> ExportedModel:
             return load_model(
@@ -130,12 +131,17 @@ class PredictionService:
 
         champion = load(settings.champion)
         challenger = load(settings.challenger) if settings.challenger else None
-        logger = shared_logger(
-            settings.resolve(settings.spool_dir, base_dir),
-            settings.store_url,
-            batch_size=settings.log_batch_size,
-            flush_seconds=settings.log_flush_seconds,
-        )
+        logger: PredictionLogger
+        if settings.log_predictions:
+            logger = shared_logger(
+                settings.resolve(settings.spool_dir, base_dir),
+                settings.store_url,
+                batch_size=settings.log_batch_size,
+                flush_seconds=settings.log_flush_seconds,
+            )
+        else:  # a scratch deployment (the gate's smoke test): no log, no review sampling
+            logger = _DiscardingLogger()
+            settings = settings.model_copy(update={"review": None})
         feast = None
         if settings.feast is not None:
             feast = FeastOnlineClient(
@@ -287,3 +293,17 @@ def _outputs(arm: ExportedModel, scores: np.ndarray) -> list[dict[str, Any]]:
         return [{"value": float(v)} for v in scores]
     names = [f"proba_{c}" for c in m.classes]
     return [dict(zip(names, map(float, row), strict=True)) for row in scores.tolist()]
+
+
+class _DiscardingLogger(PredictionLogger):
+    """A prediction logger that keeps nothing (for scratch deployments): no spool, no
+    shipper process."""
+
+    def __init__(self) -> None:  # deliberately not PredictionLogger's: nothing to start
+        pass
+
+    def log(self, records: Sequence[PredictionRecord]) -> None:
+        """Drop the rows."""
+
+    def close(self, timeout: float | None = None) -> bool:
+        return True
