@@ -141,9 +141,9 @@ def test_serve_command_serves_and_stops_its_workers(
         feast_processes = [pid for pid in _feast_serve_processes(port) if pid != process.pid]
         assert len(feast_processes) >= 2  # gunicorn's master and its worker
         process.send_signal(stop_signal)  # to the CLI only, not to feast serve's group
-        # The CLI stops feast serve's group (SIGTERM, up to 15 s, then SIGKILL) and exits; on
-        # a loaded two-core machine that took over 30 s once: the bound is not the claim.
-        assert process.wait(timeout=90) == 0
+        # Also when this test runs with SIGINT ignored (a background job of a non-interactive
+        # shell, as CI may start it): the command restores Ctrl-C itself.
+        assert process.wait(timeout=30) == 0
         time.sleep(0.5)
         assert _feast_serve_processes(port) == []
     finally:
