@@ -266,7 +266,7 @@ class TrainingConfig(_Section):
     def _cron(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        try:  # Prefect's own cron parser; the serving environment has no use for schedules
+        try:  # cronsim, installed with Prefect; the serving environment has no schedules
             from cronsim import CronSim, CronSimError
         except ImportError:
             return value

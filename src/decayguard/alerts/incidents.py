@@ -14,7 +14,8 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from decayguard.alerts.notify import Notification, Notifier, Severity
+from decayguard.alerts.notify import AppriseNotifier, Notification, Notifier, Severity
+from decayguard.config import DecayguardConfig
 from decayguard.store.events import audit
 from decayguard.store.schema import alerts
 
@@ -54,6 +55,17 @@ class IncidentTracker:
         self.engine = engine
         self.notifier = notifier
         self.cooldown = cooldown
+
+    @classmethod
+    def for_config(
+        cls, cfg: DecayguardConfig, engine: Engine, notifier: Notifier | None = None
+    ) -> IncidentTracker:
+        """The project's tracker: its apprise URLs (or ``notifier``) and alert cooldown."""
+        return cls(
+            engine,
+            notifier or AppriseNotifier(cfg.alerts.apprise_urls),
+            cooldown=timedelta(minutes=cfg.alerts.cooldown_minutes),
+        )
 
     def process(self, signals: Iterable[Signal], now: datetime | None = None) -> list[AlertOutcome]:
         now = now or datetime.now(UTC)

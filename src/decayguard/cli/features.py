@@ -75,11 +75,8 @@ def serve_command(
         repo.path, host=host or url.hostname, port=port or url.port, workers=workers
     )
     # feast serve runs in its own session (so that stopping it reaches its workers); a
-    # SIGTERM to this command must stop it too, not orphan it. SIGINT stops it even when the
-    # launcher ignored it (a background job of a non-interactive shell inherits SIGINT
-    # ignored, and Python then never turns Ctrl-C into KeyboardInterrupt).
+    # SIGTERM to this command must stop it too, not orphan it.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         server.start().wait_ready()
         console.print(f"feast serve for {repo.path} at {server.url} (Ctrl-C stops it)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -33,7 +34,13 @@ def init(
 
 
 def run_app(app: typer.Typer) -> None:
-    """Run the CLI; a :class:`DecayguardError` prints one clear line, not a traceback."""
+    """Run the CLI; a :class:`DecayguardError` prints one clear line, not a traceback.
+
+    Ctrl-C (SIGINT) stops every command, also when the launcher ignored it: a background job
+    of a non-interactive shell inherits SIGINT ignored, and Python then never turns it into
+    ``KeyboardInterrupt`` (`features serve` and `serve --foreground` hung in CI that way).
+    """
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         code = app(standalone_mode=False)
     except DecayguardError as exc:

@@ -8,7 +8,6 @@ decayguard serve status
 
 from __future__ import annotations
 
-import signal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
@@ -86,8 +85,6 @@ def serve(
         f"(pid {process.pid}, log {process.log_path})"
     )
     if foreground:
-        # Ctrl-C stops it even when the launcher ignored SIGINT (see `features serve`).
-        signal.signal(signal.SIGINT, signal.default_int_handler)
         try:
             process.wait()
         except KeyboardInterrupt:

@@ -25,6 +25,7 @@ from typing import Any, Protocol
 
 import pandas as pd
 
+from decayguard.config import DecayguardConfig
 from decayguard.errors import ArtifactError
 from decayguard.registry.manifest import ArtifactManifest
 
@@ -157,6 +158,16 @@ class ModelRegistry(Protocol):
     def download(self, model_name: str, version: str, dest: Path) -> Path:
         """Copy the version's exported folder to ``dest`` and return it."""
         ...
+
+
+def registry_for(cfg: DecayguardConfig, registry: ModelRegistry | None = None) -> ModelRegistry:
+    """``registry``, or the project's MLflow registry (``registry.*``; MLflow is imported
+    only here, so the serving environment never needs it)."""
+    if registry is not None:
+        return registry
+    from decayguard.registry.mlflow_registry import registry_from_config
+
+    return registry_from_config(cfg)
 
 
 class InMemoryRegistry:

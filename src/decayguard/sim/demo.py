@@ -257,6 +257,7 @@ def _train_champion(cfg: DecayguardConfig, sim: Simulation, repo: Any) -> None:
         TrainingSet,
         load_train_function,
     )
+    from decayguard.training.sets import label_counts
 
     target = sim.target()
     history = sim.reference_frame()
@@ -266,11 +267,6 @@ def _train_champion(cfg: DecayguardConfig, sim: Simulation, repo: Any) -> None:
     cut = int(len(frame) * 0.7)
     train, holdout = frame.iloc[:cut], frame.iloc[cut:]
     features = [f.name for f in cfg.model.features]
-    label_counts = (
-        {"rows": cut}
-        if target.task == "regression"
-        else {str(k): int(v) for k, v in train[target.column].astype(str).value_counts().items()}
-    )
     training = TrainingSet(
         features=train[features].reset_index(drop=True),
         labels=train[target.column].reset_index(drop=True),
@@ -285,7 +281,7 @@ def _train_champion(cfg: DecayguardConfig, sim: Simulation, repo: Any) -> None:
             window_end=built.lineage.window_end,
             holdout_start=holdout["event_timestamp"].min().isoformat(),
             labels_as_of=built.lineage.created_at,
-            label_counts=label_counts,
+            label_counts=label_counts(target.task, train[target.column]),
             holdout_rows=len(holdout),
             feature_refs=list(built.lineage.features),
             feature_service=built.lineage.feature_service,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -44,6 +46,19 @@ def upgrade(engine: Engine, revision: str = "head") -> str:
     rev = current_revision(engine)
     assert rev is not None
     return rev
+
+
+@contextmanager
+def migrated_engine(url: str) -> Iterator[Engine]:
+    """An engine on the store at ``url``, migrated to the head revision, disposed on exit."""
+    from decayguard.store.engine import create_store_engine
+
+    engine = create_store_engine(url)
+    try:
+        upgrade(engine)
+        yield engine
+    finally:
+        engine.dispose()
 
 
 def ensure_schema(engine: Engine) -> None:

@@ -326,7 +326,7 @@ class ChampionChallengerGate:
         random_state: int = 0,
     ) -> ChampionChallengerGate:
         """The gate of a project's ``gate`` section (``metric``: ``cfg.gate_metric``)."""
-        chosen = metric or gate_cfg.metric or ("mae" if task.name == "regression" else "accuracy")
+        chosen = metric or gate_cfg.metric or task.primary_metric
         task.higher_is_better(chosen)  # a MonitoringError naming the task's metrics
         return cls(
             metric=chosen,

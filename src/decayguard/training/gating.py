@@ -19,7 +19,6 @@ and the backtest call.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,18 +27,19 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 
 from decayguard.alerts.incidents import IncidentTracker, Signal
-from decayguard.alerts.notify import AppriseNotifier, Notifier
+from decayguard.alerts.notify import Notifier
 from decayguard.config import CONFIG_FILENAME, DecayguardConfig
 from decayguard.errors import ArtifactError, ConfigError, InputValidationError, ServiceError
 from decayguard.features.repo import FeatureRepo
 from decayguard.features.windows import TIME_COLUMN
-from decayguard.monitoring.task_base import ModelOutputs, ModelTask
-from decayguard.registry import load_model
-from decayguard.registry.interface import CHALLENGER_ALIAS, ModelRegistry
-from decayguard.store import audit, create_store_engine, upgrade
+from decayguard.monitoring.task_base import ModelTask
+from decayguard.registry.interface import CHALLENGER_ALIAS, ModelRegistry, registry_for
+from decayguard.store import audit
 from decayguard.store.deployments import active_artifact_sha256, active_artifact_uri, active_version
 from decayguard.store.gate_reports import latest_gate_report, record_gate_report
+from decayguard.store.migrate import migrated_engine
 from decayguard.training.gate import ChampionChallengerGate, GateDecision, PairedSample
+from decayguard.training.retrain import exported_outputs
 
 GATE_TAG = "gate"
 STAGE_TAG = "decayguard.stage"
@@ -68,12 +68,6 @@ class GateReport:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GateReport:
         return cls(**data)
-
-
-def _default_registry(cfg: DecayguardConfig) -> ModelRegistry:
-    from decayguard.registry.mlflow_registry import registry_from_config
-
-    return registry_from_config(cfg)
 
 
 def holdout_rows(
@@ -109,13 +103,6 @@ def gold_rows(cfg: DecayguardConfig) -> pd.DataFrame | None:
     return frame.dropna(subset=[cfg.model.target]).reset_index(drop=True)
 
 
-def _outputs(
-    task: ModelTask, folder: Path, sha256: str, frame: pd.DataFrame, names: list[str]
-) -> ModelOutputs:
-    exported = load_model(folder, sha256=sha256)
-    return task.outputs_from_scores(exported.model.predict_scores(frame[names]))
-
-
 def _challenger_folder(
     cfg: DecayguardConfig, registry: ModelRegistry, version: str
 ) -> tuple[Path, str]:
@@ -146,8 +133,8 @@ def paired_sample(
     return PairedSample(
         task=task,
         y_true=task.labels_array(rows[cfg.model.target].to_numpy()),
-        champion=_outputs(task, *champion, rows, names),
-        challenger=_outputs(task, *challenger, rows, names),
+        champion=exported_outputs(cfg, task, *champion, rows),
+        challenger=exported_outputs(cfg, task, *challenger, rows),
         slices=rows[list(cfg.gate.slices)].reset_index(drop=True),
         source=rows["__source"].to_numpy(dtype=object),
     )
@@ -165,11 +152,9 @@ def gate_once(
     """Gate ``version`` against the serving champion and record the report (module doc)."""
     from decayguard.watch.run import project_task
 
-    registry = registry or _default_registry(cfg)
+    registry = registry_for(cfg, registry)
     name = cfg.model.name
-    engine = create_store_engine(cfg.resolved_store_url)
-    try:
-        upgrade(engine)
+    with migrated_engine(cfg.resolved_store_url) as engine:
         champion_version = active_version(engine, name)
         champion_uri = active_artifact_uri(engine, name)
         champion_sha = active_artifact_sha256(engine, name)
@@ -208,8 +193,6 @@ def gate_once(
         )
         _record(cfg, engine, registry, report, decision, notifier)
         return report
-    finally:
-        engine.dispose()
 
 
 def _smoke(
@@ -263,11 +246,7 @@ def _record(
     metrics["gate_passed"] = 1.0 if report.passed else 0.0
     registry.log_report(name, version, "gate.json", report.to_dict(), metrics)
     registry.set_version_tag(name, version, GATE_TAG, "passed" if report.passed else "failed")
-    tracker = IncidentTracker(
-        engine,
-        notifier or AppriseNotifier(cfg.alerts.apprise_urls),
-        cooldown=timedelta(minutes=cfg.alerts.cooldown_minutes),
-    )
+    tracker = IncidentTracker.for_config(cfg, engine, notifier)
     if report.passed:
         registry.set_version_tag(name, version, STAGE_TAG, "validated")
         audit(engine, "gate.passed", model_name=name, details={"version": version})
@@ -292,10 +271,6 @@ def _record(
 
 def stored_gate_report(cfg: DecayguardConfig, version: str) -> GateReport | None:
     """The latest recorded gate report of ``version``, or ``None``."""
-    engine = create_store_engine(cfg.resolved_store_url)
-    try:
-        upgrade(engine)
+    with migrated_engine(cfg.resolved_store_url) as engine:
         row = latest_gate_report(engine, cfg.model.name, version)
-    finally:
-        engine.dispose()
     return None if row is None else GateReport.from_dict(dict(row["report"]))

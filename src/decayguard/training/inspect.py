@@ -26,6 +26,7 @@ from decayguard.registry.interface import (
     TAG_PARENT,
     ModelRegistry,
     ModelVersionRecord,
+    registry_for,
 )
 from decayguard.store import create_store_engine, ensure_schema
 from decayguard.store.deployments import active_version
@@ -99,14 +100,6 @@ class LineageCheck:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def _registry(cfg: DecayguardConfig, registry: ModelRegistry | None) -> ModelRegistry:
-    if registry is not None:
-        return registry
-    from decayguard.registry.mlflow_registry import registry_from_config
-
-    return registry_from_config(cfg)
 
 
 def _engine(cfg: DecayguardConfig) -> Engine:
@@ -230,7 +223,7 @@ def model_versions(
     cfg: DecayguardConfig, registry: ModelRegistry | None = None
 ) -> list[VersionSummary]:
     """Every registered version of the project's model, oldest first (see the module doc)."""
-    records = _registry(cfg, registry).versions(cfg.model.name)
+    records = registry_for(cfg, registry).versions(cfg.model.name)
     view = _StoreView.read(cfg)
     return [view.summarize(record) for record in records]
 
@@ -239,7 +232,7 @@ def version_summary(
     cfg: DecayguardConfig, version: str, registry: ModelRegistry | None = None
 ) -> VersionSummary:
     """One version's summary (:class:`ArtifactError` when the registry has no such version)."""
-    record = _registry(cfg, registry).get(cfg.model.name, version)
+    record = registry_for(cfg, registry).get(cfg.model.name, version)
     return _StoreView.read(cfg).summarize(record)
 
 
@@ -260,7 +253,7 @@ def lineage_of(
     """The training-set lineage logged with ``version``; the store's run id is kept in
     ``extra["training_run"]``. :class:`ArtifactError` when the version has none (an imported
     champion) or the record is unreadable."""
-    data = dict(_registry(cfg, registry).lineage(cfg.model.name, version))
+    data = dict(registry_for(cfg, registry).lineage(cfg.model.name, version))
     if not data:
         raise ArtifactError(
             f"{cfg.model.name} version {version} has no training-set lineage: it was not "

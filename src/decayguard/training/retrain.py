@@ -32,11 +32,11 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 
 from decayguard.alerts.incidents import IncidentTracker, Signal
-from decayguard.alerts.notify import AppriseNotifier, Notifier
+from decayguard.alerts.notify import Notifier
 from decayguard.config import DecayguardConfig
 from decayguard.errors import ArtifactError, DecayguardError, TrainingError
 from decayguard.features.repo import FeatureRepo
-from decayguard.monitoring.task_base import ModelTask
+from decayguard.monitoring.task_base import ModelOutputs, ModelTask
 from decayguard.registry import ArtifactManifest, load_model
 from decayguard.registry.interface import (
     CHALLENGER_ALIAS,
@@ -49,13 +49,15 @@ from decayguard.registry.interface import (
     ModelRegistry,
     ModelVersionRecord,
     RunRecord,
+    registry_for,
 )
-from decayguard.store import audit, create_store_engine, upgrade
+from decayguard.store import audit
 from decayguard.store.deployments import (
     active_artifact_sha256,
     active_artifact_uri,
     active_version,
 )
+from decayguard.store.migrate import migrated_engine
 from decayguard.store.schema import as_utc
 from decayguard.store.training_runs import claim_training, finish_training, last_training
 from decayguard.training.fitting import FitResult, fit_in_subprocess
@@ -112,16 +114,13 @@ class RetrainOutcome:
         return asdict(self)
 
 
-def _engine(cfg: DecayguardConfig) -> Engine:
-    engine = create_store_engine(cfg.resolved_store_url)
-    upgrade(engine)
-    return engine
-
-
-def _default_registry(cfg: DecayguardConfig) -> ModelRegistry:
-    from decayguard.registry.mlflow_registry import registry_from_config
-
-    return registry_from_config(cfg)
+def exported_outputs(
+    cfg: DecayguardConfig, task: ModelTask, folder: Path, sha256: str, rows: pd.DataFrame
+) -> ModelOutputs:
+    """What the exported model in ``folder`` (pinned to ``sha256``) says about ``rows``."""
+    exported = load_model(folder, sha256=sha256)
+    names = [f.name for f in cfg.model.features]
+    return task.outputs_from_scores(exported.model.predict_scores(rows[names]))
 
 
 def _holdout_metrics(
@@ -129,9 +128,7 @@ def _holdout_metrics(
 ) -> dict[str, float]:
     if holdout.empty:
         return {}
-    exported = load_model(folder, sha256=sha256)
-    names = [f.name for f in cfg.model.features]
-    outputs = task.outputs_from_scores(exported.model.predict_scores(holdout[names]))
+    outputs = exported_outputs(cfg, task, folder, sha256, holdout)
     y = task.labels_array(holdout[cfg.model.target].to_numpy())
     report = task.realized(y, outputs, confidence=cfg.monitoring.confidence)
     return {name: float(m.value) for name, m in report.items() if np.isfinite(m.value)}
@@ -177,8 +174,7 @@ def retrain_once(
     now = as_utc(now or datetime.now(UTC))
     as_of = as_utc(labels_as_of or datetime.now(UTC))
     name = cfg.model.name
-    engine = _engine(cfg)
-    try:
+    with migrated_engine(cfg.resolved_store_url) as engine:
         parent = active_version(engine, name)
         claim = claim_training(
             engine,
@@ -219,8 +215,6 @@ def retrain_once(
         except BaseException as exc:
             finish_training(engine, run_id, "failed", message=f"{type(exc).__name__}: {exc}")
             raise
-    finally:
-        engine.dispose()
 
 
 def _train(
@@ -240,11 +234,7 @@ def _train(
 
     name = cfg.model.name
     clock = _Clock()
-    tracker = IncidentTracker(
-        engine,
-        notifier or AppriseNotifier(cfg.alerts.apprise_urls),
-        cooldown=timedelta(minutes=cfg.alerts.cooldown_minutes),
-    )
+    tracker = IncidentTracker.for_config(cfg, engine, notifier)
     task = project_task(cfg, engine)
     say("building the training set (store labels + Feast point-in-time join)")
     t = time.perf_counter()
@@ -265,7 +255,6 @@ def _train(
         )
     work = cfg.path(cfg.project.state_dir).resolve() / "training" / run_id
     work.mkdir(parents=True, exist_ok=True)
-    data.holdout.to_parquet(work / "holdout.parquet", index=False)
     (work / "lineage.json").write_text(data.lineage.to_json())
     say(f"fitting {cfg.model.train_function} on {len(data.training)} rows")
     try:
@@ -303,7 +292,7 @@ def _train(
             say(f"could not score the champion on the holdout: {exc}")
     t = clock.lap("score", t)
     say("registering the challenger in the model registry")
-    registry = registry or _default_registry(cfg)
+    registry = registry_for(cfg, registry)
     _register_champion_first(cfg, registry, parent, champion_folder)
     record = registry.register(
         name,
@@ -477,4 +466,4 @@ def registry_versions(
     cfg: DecayguardConfig, registry: ModelRegistry | None = None
 ) -> list[ModelVersionRecord]:
     """Every registered version of the project's model, oldest first."""
-    return (registry or _default_registry(cfg)).versions(cfg.model.name)
+    return registry_for(cfg, registry).versions(cfg.model.name)

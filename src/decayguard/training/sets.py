@@ -142,8 +142,9 @@ def maturity_cutoff(
     }
 
 
-def _label_counts(task: ModelTask, labels: pd.Series) -> dict[str, int]:
-    if task.name == "regression":
+def label_counts(task: str, labels: pd.Series) -> dict[str, int]:
+    """Training rows per class (classifiers), or ``{"rows": n}`` (regression)."""
+    if task == "regression":
         return {"rows": len(labels)}
     counts = labels.astype(str).value_counts()
     return {str(k): int(v) for k, v in sorted(counts.items())}
@@ -232,7 +233,7 @@ def build_retraining_data(
         window_end=lineage.window_end,
         holdout_start=holdout_start.isoformat(),
         labels_as_of=as_utc(labels_as_of_time).isoformat(),
-        label_counts=_label_counts(task, labels_array),
+        label_counts=label_counts(task.name, labels_array),
         holdout_rows=len(holdout),
         feature_refs=list(lineage.features),
         feature_service=lineage.feature_service,

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy.engine import Engine
 
 from decayguard.alerts.incidents import AlertOutcome, IncidentTracker
-from decayguard.alerts.notify import AppriseNotifier, Notifier
+from decayguard.alerts.notify import Notifier
 from decayguard.config import DecayguardConfig
 from decayguard.errors import ConfigError
 from decayguard.feedback.label_rules import default_label_values
@@ -71,11 +71,7 @@ def monitor_once(
     try:
         baseline = champion_baseline(cfg, engine)
         report = run_checks(cfg, engine, baseline, now)
-        tracker = IncidentTracker(
-            engine,
-            notifier or AppriseNotifier(cfg.alerts.apprise_urls),
-            cooldown=timedelta(minutes=cfg.alerts.cooldown_minutes),
-        )
+        tracker = IncidentTracker.for_config(cfg, engine, notifier)
         outcomes = tracker.process(report.signals, now=report.now)
         return MonitorOutcome(report, outcomes)
     finally:
