@@ -57,7 +57,7 @@ from decayguard.config import DecayguardConfig, load_config
 from decayguard.flows.names import DECAY_EVENT, RETRAIN, model_resource
 from decayguard.flows.stack import PrefectStack
 from decayguard.sim.retrain_world import build_retrain_world
-from decayguard.store import create_store_engine
+from decayguard.store.migrate import migrated_engine
 from decayguard.store.schema import as_utc
 from decayguard.store.training_runs import training_history
 
@@ -96,12 +96,8 @@ def retrain_runs(api: httpx.Client, since: datetime) -> list[dict[str, Any]]:
 
 
 def store_rows(cfg: DecayguardConfig, since: datetime) -> list[dict[str, Any]]:
-    engine = create_store_engine(cfg.resolved_store_url)
-    try:
-        rows = training_history(engine, cfg.model.name)
-    finally:
-        engine.dispose()
-    return [r for r in rows if as_utc(r["started_at"]) >= since]
+    with migrated_engine(cfg.resolved_store_url) as engine:
+        return training_history(engine, cfg.model.name, since=since)
 
 
 def wait_settled(

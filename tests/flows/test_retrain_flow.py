@@ -39,6 +39,7 @@ from decayguard.registry.mlflow_registry import registry_from_config
 from decayguard.sim.retrain_world import RetrainWorld, build_retrain_world
 from decayguard.store import create_store_engine
 from decayguard.store.deployments import active_version
+from decayguard.store.migrate import migrated_engine
 from decayguard.store.schema import as_utc
 from decayguard.store.training_runs import training_history
 from decayguard.training.gating import GateReport
@@ -113,12 +114,8 @@ def _served(world: RetrainWorld, window_minutes: float) -> Iterator[DecayguardCo
 
 
 def _store_runs(cfg: DecayguardConfig, since: datetime) -> list[dict[str, Any]]:
-    engine = create_store_engine(cfg.resolved_store_url)
-    try:
-        rows = training_history(engine, cfg.model.name)
-    finally:
-        engine.dispose()
-    return [r for r in rows if as_utc(r["started_at"]) >= since]
+    with migrated_engine(cfg.resolved_store_url) as engine:
+        return training_history(engine, cfg.model.name, since=since)
 
 
 def _next_now(world: RetrainWorld) -> datetime:

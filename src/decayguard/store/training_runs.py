@@ -159,12 +159,16 @@ def last_training(
     return None if row is None else dict(row._mapping)
 
 
-def training_history(engine: Engine, model_name: str) -> list[dict[str, Any]]:
-    """Every retraining attempt of a model, oldest first."""
+def training_history(
+    engine: Engine, model_name: str, *, since: datetime | None = None
+) -> list[dict[str, Any]]:
+    """Every retraining attempt of a model (started at or after ``since``), oldest first."""
     query = (
         sa.select(training_runs)
         .where(training_runs.c.model_name == model_name)
         .order_by(training_runs.c.started_at, training_runs.c.id)
     )
+    if since is not None:
+        query = query.where(training_runs.c.started_at >= as_utc(since))
     with engine.connect() as conn:
         return [dict(r._mapping) for r in conn.execute(query)]
