@@ -183,10 +183,6 @@ class ServingConfig(_Section):
     """MLServer gRPC port."""
     metrics_port: int = Field(default=8087, ge=1, le=65535)
     """MLServer's own Prometheus metrics port."""
-    mode: Literal["champion", "shadow", "canary"] = "champion"
-    """Routing: champion only, shadow (challenger scores too) or canary."""
-    canary_share: float = Field(default=0.1, ge=0, le=1)
-    """Share of traffic answered by the challenger in canary mode."""
     trust_event_time: bool = False
     """Log a prediction at the ``event_time`` request parameter when the client sends one
     (replays, backfills, the simulator); otherwise at the time it was served."""
@@ -204,6 +200,19 @@ class ServingConfig(_Section):
     (needs ``model.entity_key`` and ``features.feature_service``)."""
     ready_timeout_seconds: float = Field(default=60.0, gt=0)
     """How long ``decayguard serve`` waits for MLServer to load the models."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for key in ("mode", "canary_share"):
+                if key in data:
+                    raise ValueError(
+                        f"serving.{key} is gone: a challenger's route follows its release "
+                        "stage (release.shadow, release.canary_share; decayguard release "
+                        "status shows it)"
+                    )
+        return data
 
 
 class AlertsConfig(_Section):
@@ -318,6 +327,48 @@ class GateConfig(_Section):
     """...nor this multiple of the champion's p99 on the same requests."""
 
 
+class ReleaseConfig(_Section):
+    """How a challenger that passed the gate earns live traffic (``decayguard.release``)."""
+
+    shadow: bool = True
+    """Shadow first: the challenger scores every request silently beside the champion."""
+    canary_share: float = Field(default=0.1, ge=0, lt=1)
+    """Share of the traffic the challenger answers in canary (sticky by entity key); 0 skips
+    the canary: promotion straight from shadow."""
+    min_shadow_hours: float = Field(default=24.0, ge=0)
+    """Shortest shadow, whatever the evidence says."""
+    canary_hours: float = Field(default=24.0, ge=0)
+    """Shortest canary, whatever the evidence says."""
+    min_labels: int = Field(default=200, ge=1)
+    """Paired outcomes (labels and reviews of requests both arms scored) needed before a
+    promotion."""
+    max_hours: float = Field(default=336.0, gt=0)
+    """A trial still undecided after this long ends "inconclusive": the champion stays."""
+    metric: str | None = None
+    """Metric the judge compares per request (``None``: the gate's metric). Accuracy-type
+    metrics compare 0-1 losses; ``mae``, ``rmse``, ``log_loss`` their per-request losses."""
+    margin: float | None = Field(default=None, ge=0)
+    """Non-inferiority margin of the judge in the metric's units (``None``: the gate's)."""
+    confidence: float = Field(default=0.95, gt=0.5, lt=1)
+    """Confidence of the judge's anytime-valid confidence sequence: looked at every run, a
+    challenger truly worse by ``margin`` is promoted at most ``(1 - confidence) / 2`` of
+    the time (measured in ``bench/rollout.py``)."""
+    auto_promote: bool = True
+    """Promote by itself when the judge says so; ``False``: wait in canary for a person
+    (``decayguard release promote``). Rollbacks are always automatic."""
+    max_error_rate: float = Field(default=0.01, ge=0, le=1)
+    """Infrastructure guard: the challenger's share of failed scorings above this (and above
+    the champion's) rolls it back at once."""
+    max_latency_ratio: float = Field(default=3.0, gt=1)
+    """Infrastructure guard: the challenger's p99 scoring latency above this multiple of the
+    champion's (and above ``max_latency_ms``) rolls it back at once."""
+    max_latency_ms: float = Field(default=50.0, gt=0)
+    """Infrastructure guard: latencies below this never breach (noise at sub-millisecond
+    scoring times)."""
+    min_requests: int = Field(default=200, ge=1)
+    """Requests per arm before the infrastructure guard decides."""
+
+
 class RegistryConfig(_Section):
     tracking_uri: str | None = None
     """MLflow tracking URI, for example ``http://127.0.0.1:5000`` for an MLflow server on
@@ -364,6 +415,7 @@ class DecayguardConfig(BaseSettings):
     registry: RegistryConfig = Field(default_factory=RegistryConfig)
     """The MLflow model registry that keeps every retrained version and its lineage."""
     gate: GateConfig = Field(default_factory=GateConfig)
+    release: ReleaseConfig = Field(default_factory=ReleaseConfig)
     """The champion/challenger gate a retrained version must pass before it meets traffic."""
 
     root: Path = Field(default=Path("."), exclude=True)

@@ -84,7 +84,11 @@ predictions = sa.Table(
     sa.Column("review_sampled", sa.Boolean, nullable=False, default=False),
     sa.Column("batch_id", sa.Integer, sa.ForeignKey("prediction_batches.id"), nullable=False),
     sa.Column("batch_row", sa.Integer, nullable=False),
+    # A silent row (one arm scoring a request another arm answered) names the answered
+    # prediction: labels and reviews of the request reach both arms through it.
+    sa.Column("paired_id", sa.String(64), nullable=True),
     sa.Index(None, "model_name", "ts"),
+    sa.Index(None, "paired_id"),
     sa.Index(None, "model_name", "entity_key", "ts"),
 )
 
@@ -249,4 +253,59 @@ gate_reports = sa.Table(
     sa.Column("report", sa.JSON, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Index(None, "model_name", "version"),
+)
+
+# The release state machine (decayguard.release): one row per model version with its stage, and
+# one row per transition (who, why, on what evidence). A transition commits in one transaction
+# with its audit row; its side effects (MLServer settings, MLflow alias, the store's deployment)
+# follow, idempotently, and ``applied_at`` is set when they are all done: a transition whose
+# ``applied_at`` is NULL after a crash is recovered by the next run.
+RELEASE_CANDIDATE_STAGES = ("shadow", "canary")
+releases = sa.Table(
+    "releases",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("model_name", sa.String(200), nullable=False),
+    sa.Column("version", sa.String(100), nullable=False),
+    sa.Column("stage", sa.String(20), nullable=False),
+    sa.Column("artifact_uri", sa.Text, nullable=False),
+    sa.Column("artifact_sha256", sa.String(64), nullable=False),
+    sa.Column("parent_version", sa.String(100), nullable=True),
+    sa.Column("traffic_share", sa.Float, nullable=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("stage_since", UtcDateTime, nullable=False),
+    sa.Column("trial_started_at", UtcDateTime, nullable=True),
+    sa.UniqueConstraint("model_name", "version"),
+)
+# At most one champion, and at most one challenger on live traffic, per model.
+sa.Index(
+    "uq_releases_champion",
+    releases.c.model_name,
+    unique=True,
+    sqlite_where=releases.c.stage == "champion",
+    postgresql_where=releases.c.stage == "champion",
+)
+sa.Index(
+    "uq_releases_candidate",
+    releases.c.model_name,
+    unique=True,
+    sqlite_where=releases.c.stage.in_(RELEASE_CANDIDATE_STAGES),
+    postgresql_where=releases.c.stage.in_(RELEASE_CANDIDATE_STAGES),
+)
+
+release_transitions = sa.Table(
+    "release_transitions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("model_name", sa.String(200), nullable=False),
+    sa.Column("version", sa.String(100), nullable=False),
+    sa.Column("from_stage", sa.String(20), nullable=True),
+    sa.Column("to_stage", sa.String(20), nullable=False),
+    sa.Column("action", sa.String(20), nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("evidence", sa.JSON, nullable=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("applied_at", UtcDateTime, nullable=True),
+    sa.Index(None, "model_name", "created_at"),
 )
