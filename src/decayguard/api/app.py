@@ -22,10 +22,11 @@ from pydantic import BaseModel
 from sqlalchemy.engine import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from decayguard.api import labels, metrics, pages, performance, reviews
+from decayguard.api import labels, metrics, pages, performance, releases, reviews
 from decayguard.config import DecayguardConfig
 from decayguard.errors import DecayguardError, InputValidationError, StoreError
 from decayguard.feedback.review import PredictionNotFound, ReviewLeases
+from decayguard.release.stages import IllegalTransition
 from decayguard.store import create_store_engine, ensure_schema
 
 __all__ = ["ErrorOut", "create_app", "field_path"]
@@ -46,6 +47,13 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorOut, "description": "Unknown prediction id"},
     422: {"model": ErrorOut, "description": "Invalid request; `field` names the culprit"},
     503: {"model": ErrorOut, "description": "The store is unavailable"},
+}
+RELEASE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **ERROR_RESPONSES,
+    409: {
+        "model": ErrorOut,
+        "description": "Not allowed from the version's stage; `field` is `version`",
+    },
 }
 
 
@@ -110,6 +118,14 @@ def _not_found(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def _illegal_transition(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, IllegalTransition)
+    return JSONResponse(
+        status_code=status.HTTP_409_CONFLICT,
+        content={"error": str(exc), "field": "version", "detail": str(exc)},
+    )
+
+
 def _store_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(
         status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
@@ -146,7 +162,7 @@ def create_app(config: DecayguardConfig, *, engine: Engine | None = None) -> Fas
 
     app = FastAPI(
         title="decayguard control API",
-        summary="Ground truth, human review and performance of a monitored model.",
+        summary="Ground truth, human review, performance and releases of a monitored model.",
         version="1",
         lifespan=lifespan,
     )
@@ -158,6 +174,7 @@ def create_app(config: DecayguardConfig, *, engine: Engine | None = None) -> Fas
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(InputValidationError, _input_error)
     app.add_exception_handler(PredictionNotFound, _not_found)
+    app.add_exception_handler(IllegalTransition, _illegal_transition)
     app.add_exception_handler(StoreError, _store_error)
     app.add_exception_handler(sa.exc.OperationalError, _store_unreachable)
     app.add_exception_handler(DecayguardError, _decayguard_error)
@@ -168,6 +185,7 @@ def create_app(config: DecayguardConfig, *, engine: Engine | None = None) -> Fas
 
     for router in (labels.router, reviews.router, performance.router):
         app.include_router(router, responses=ERROR_RESPONSES)
+    app.include_router(releases.router, responses=RELEASE_RESPONSES)
     for router in (pages.router, metrics.router):
         app.include_router(router)
     return app

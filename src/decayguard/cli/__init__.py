@@ -17,6 +17,7 @@ from decayguard.cli import (
     labels,
     orchestration,
     project,
+    release,
     serve,
     store,
     training,
@@ -45,6 +46,7 @@ app.command("retrain")(training.retrain)
 app.command("models")(training.models)
 app.command("lineage")(training.lineage)
 app.command("gate")(gate.gate)
+app.add_typer(release.app, name="release")
 
 
 def main() -> None:

@@ -13,7 +13,7 @@ from rich.table import Table
 
 from decayguard.cli.common import ProjectOption, config_for, console
 from decayguard.errors import ConfigError
-from decayguard.flows.names import MONITOR
+from decayguard.flows.names import MONITOR, RELEASE
 
 
 def up(project: ProjectOption = Path(".")) -> None:
@@ -38,7 +38,7 @@ def up(project: ProjectOption = Path(".")) -> None:
         "stop with `decayguard down`"
     )
     for name in stack.deployments:
-        schedule = monitor if name == MONITOR else " and ".join(triggers) or "on demand"
+        schedule = monitor if name in (MONITOR, RELEASE) else " and ".join(triggers) or "on demand"
         console.print(f"  {name}: {schedule}")
 
 

@@ -14,6 +14,12 @@ RETRAIN_FLOW = "decayguard-retrain"
 """The retrain flow (:func:`decayguard.flows.retrain.retrain_flow`)."""
 RETRAIN_DEPLOYMENT = "retrain"
 """Its deployment: ``training.schedule`` and the decay event trigger."""
+RELEASE_FLOW = "decayguard-release"
+"""The release flow (:func:`decayguard.flows.release.release_flow`): one
+:func:`decayguard.release.advance` step."""
+RELEASE_DEPLOYMENT = "release"
+"""Its deployment, served on ``monitoring.interval_minutes`` (when
+``orchestration.schedule_monitor``; else on demand)."""
 
 DECAY_EVENT = "decayguard.decay.detected"
 """Emitted by the monitor flow on decay; payload ``reason``, ``model_version``,
@@ -21,6 +27,12 @@ DECAY_EVENT = "decayguard.decay.detected"
 CHALLENGER_EVENT = "decayguard.challenger.registered"
 """Emitted by the retrain flow when a retraining registered a challenger; payload
 ``version``, ``parent_version``, ``run_id``, ``trigger``, ``lineage_hash``."""
+PROMOTED_EVENT = "decayguard.release.promoted"
+"""Emitted when a version became champion (by the judge or a person); payload ``version``,
+``previous_champion``, ``reason``, ``actor``."""
+ROLLED_BACK_EVENT = "decayguard.release.rolled_back"
+"""Emitted when a version was taken off live traffic (the candidate, or a champion whose
+predecessor serves again); payload ``version``, ``previous_champion``, ``reason``, ``actor``."""
 
 RESOURCE_PREFIX = "decayguard.model."
 """Events about a model are on the resource ``decayguard.model.<name>``."""
@@ -33,7 +45,8 @@ def deployment_name(flow: str, deployment: str) -> str:
 
 MONITOR = deployment_name(MONITOR_FLOW, MONITOR_DEPLOYMENT)
 RETRAIN = deployment_name(RETRAIN_FLOW, RETRAIN_DEPLOYMENT)
-SERVED_DEPLOYMENTS = (MONITOR, RETRAIN)
+RELEASE = deployment_name(RELEASE_FLOW, RELEASE_DEPLOYMENT)
+SERVED_DEPLOYMENTS = (MONITOR, RETRAIN, RELEASE)
 """What the flow runner serves, in the order ``decayguard up`` lists them."""
 
 

@@ -1,12 +1,16 @@
 """``python -m decayguard.flows.serve PROJECT``: serve the project's deployments (the flow runner).
 
 Started by ``decayguard up`` with ``PREFECT_API_URL`` pointing at the project's Prefect server.
-Two deployments:
+Three deployments:
 
 - ``decayguard-monitor/monitor``: every ``monitoring.interval_minutes`` (when
   ``orchestration.schedule_monitor``);
 - ``decayguard-retrain/retrain``: on ``training.schedule`` (cron, UTC) and, when
-  ``training.on_decay``, on the monitor's ``decayguard.decay.detected`` event for this model.
+  ``training.on_decay``, on the monitor's ``decayguard.decay.detected`` event for this model;
+- ``decayguard-release/release``: one release step (:func:`decayguard.release.advance`)
+  every ``monitoring.interval_minutes`` (when ``orchestration.schedule_monitor``).
+
+Every deployment runs one flow run at a time and cancels newcomers (``CANCEL_NEW``).
 
 Single-flight for retraining, in three layers (DESIGN.md): the trigger fires once per
 ``training.trigger_window_minutes`` (``threshold=1, within=...``), the deployment runs one flow
@@ -32,9 +36,11 @@ from decayguard.flows.monitor import monitor_flow
 from decayguard.flows.names import (
     DECAY_EVENT,
     MONITOR_DEPLOYMENT,
+    RELEASE_DEPLOYMENT,
     RETRAIN_DEPLOYMENT,
     model_resource_id,
 )
+from decayguard.flows.release import release_flow
 from decayguard.flows.retrain import retrain_flow
 
 
@@ -42,13 +48,17 @@ def _one_at_a_time() -> ConcurrencyLimitConfig:
     return ConcurrencyLimitConfig(limit=1, collision_strategy="CANCEL_NEW")
 
 
+def _monitor_interval(cfg: DecayguardConfig) -> timedelta | None:
+    """``monitoring.interval_minutes``, or ``None`` (on demand) without
+    ``orchestration.schedule_monitor``."""
+    if not cfg.orchestration.schedule_monitor:
+        return None
+    return timedelta(minutes=cfg.monitoring.interval_minutes)
+
+
 def monitor_deployment(cfg: DecayguardConfig) -> RunnerDeployment:
     """The monitor deployment of the project."""
-    interval = (
-        timedelta(minutes=cfg.monitoring.interval_minutes)
-        if cfg.orchestration.schedule_monitor
-        else None
-    )
+    interval = _monitor_interval(cfg)
     monitor = monitor_flow.to_deployment(
         name=MONITOR_DEPLOYMENT,
         interval=interval,
@@ -117,9 +127,30 @@ def retrain_deployment(cfg: DecayguardConfig) -> RunnerDeployment:
     return retrain
 
 
+def release_deployment(cfg: DecayguardConfig) -> RunnerDeployment:
+    """The release deployment of the project: one step on the monitor's interval."""
+    release = release_flow.to_deployment(
+        name=RELEASE_DEPLOYMENT,
+        interval=_monitor_interval(cfg),
+        parameters={"project_dir": str(cfg.root)},
+        description=f"Move {cfg.model.name}'s challenger one step: shadow, canary, champion "
+        "or rollback",
+        tags=["decayguard", cfg.model.name],
+        # One release step at a time: two would judge the same evidence twice.
+        concurrency_limit=_one_at_a_time(),
+    )
+    assert isinstance(release, RunnerDeployment)
+    return release
+
+
 def main(project_dir: str) -> None:
     cfg = load_config(Path(project_dir))
-    serve(monitor_deployment(cfg), retrain_deployment(cfg), print_starting_message=False)
+    serve(
+        monitor_deployment(cfg),
+        retrain_deployment(cfg),
+        release_deployment(cfg),
+        print_starting_message=False,
+    )
 
 
 if __name__ == "__main__":

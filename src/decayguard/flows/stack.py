@@ -1,8 +1,9 @@
 """The local Prefect stack of a project: ``decayguard up`` starts it, ``decayguard down`` stops it.
 
 A Prefect server on SQLite (analytics off) with its home in the project's state folder, and
-a flow runner serving the project's deployments (``decayguard-monitor/monitor`` and
-``decayguard-retrain/retrain``, :data:`decayguard.flows.names.SERVED_DEPLOYMENTS`).
+a flow runner serving the project's deployments (``decayguard-monitor/monitor``,
+``decayguard-retrain/retrain`` and ``decayguard-release/release``,
+:data:`decayguard.flows.names.SERVED_DEPLOYMENTS`).
 Shutdown order matters (DESIGN.md): the runner first, then the server; otherwise the runner
 retries against a dead API for minutes.
 """
