@@ -9,6 +9,7 @@ import pytest
 
 MODULES = [
     "decayguard.registry.export",
+    "decayguard.serving.arm_metrics",
     "decayguard.serving.routing",
     "decayguard.serving.validation",
 ]

@@ -23,7 +23,7 @@ import re
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import httpx
 
@@ -157,6 +157,36 @@ def load_into_server(server_url: str, model_name: str, timeout: float = 120.0) -
         raise ServiceError(f"MLServer refused to load {model_name!r}: {detail}")
 
 
+def serving_state(server_url: str, model_name: str, timeout: float = 5.0) -> dict[str, Any] | None:
+    """What a running server really serves for ``model_name``, from its model metadata.
+
+    ``{"champion_version": "7", "challenger_version": "8" | None, "mode": "canary",
+    "canary_share": 0.1}``; ``None`` when the server does not answer, does not have the
+    model loaded, or serves it with another runtime.
+    """
+    url = f"{server_url.rstrip('/')}/v2/models/{model_name}"
+    try:
+        response = httpx.get(url, timeout=timeout)
+    except httpx.HTTPError:
+        return None
+    if response.status_code != 200:
+        return None
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    params = body.get("parameters") if isinstance(body, dict) else None
+    state = params.get(EXTRA_KEY) if isinstance(params, dict) else None
+    if not isinstance(state, dict) or "champion_version" not in state:
+        return None
+    return {
+        "champion_version": state["champion_version"],
+        "challenger_version": state.get("challenger_version"),
+        "mode": state.get("mode"),
+        "canary_share": float(state.get("canary_share") or 0.0),
+    }
+
+
 def deploy_model(
     config: DecayguardConfig,
     champion: str | Path,
@@ -184,7 +214,7 @@ def deploy_model(
         champion=champion_pin,
         challenger=challenger_pin,
         mode=mode,
-        canary_share=serving.canary_share if canary_share is None else canary_share,
+        canary_share=config.release.canary_share if canary_share is None else canary_share,
         store_url=config.resolved_store_url,
         spool_dir=str(spool_dir_for(config)),
         log_batch_size=serving.log_batch_size,

@@ -4,6 +4,10 @@
 True
 >>> Shadow().route("any")
 Route(answer='champion', shadow=True)
+>>> Shadow().route("any").silent
+'challenger'
+>>> Canary(share=1.0).route("any").silent
+'champion'
 """
 
 from __future__ import annotations
@@ -15,16 +19,24 @@ from typing import ClassVar, Protocol
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 SHADOW = "shadow"
-"""Arm names as logged: the challenger's arm is ``challenger`` when it answers (canary)
-and ``shadow`` when it only scores next to the champion."""
+"""Arm names as logged: the arm that answers is ``champion`` or ``challenger``; the other
+model, when it scores the same request silently (shadow, canary), is logged as ``shadow``
+with its own model version and the answered row's id as ``paired_id``."""
 
 
 @dataclass(frozen=True, slots=True)
 class Route:
-    """Which arm answers a request, and whether the challenger also scores it silently."""
+    """Which arm answers a request, and whether the other arm also scores it silently."""
 
     answer: str
     shadow: bool = False
+
+    @property
+    def silent(self) -> str | None:
+        """The arm scoring the request without answering it (``None``: only one scores)."""
+        if not self.shadow:
+            return None
+        return CHAMPION if self.answer == CHALLENGER else CHALLENGER
 
 
 class RoutingPolicy(Protocol):
@@ -61,7 +73,8 @@ def bucket(key: str) -> float:
 
 
 class Canary:
-    """A fixed share of traffic is answered by the challenger, sticky by routing key.
+    """A fixed share of traffic is answered by the challenger, sticky by routing key; the
+    other model scores every request silently, so both versions score all of them.
 
     The key is the request's entity key when it has one (so an entity always meets
     the same model), else its request id.
@@ -76,7 +89,7 @@ class Canary:
         self.share = share
 
     def route(self, key: str) -> Route:
-        return Route(CHALLENGER if bucket(key) < self.share else CHAMPION)
+        return Route(CHALLENGER if bucket(key) < self.share else CHAMPION, shadow=True)
 
 
 def routing_policy(mode: str, canary_share: float) -> RoutingPolicy:

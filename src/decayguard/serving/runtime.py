@@ -19,6 +19,10 @@ a 500.
 A deployment whose settings say ``log_predictions: false`` (a scratch deployment, such
 as the gate's smoke test) answers like any other but logs nothing: no spool, no shipper,
 no review sampling.
+
+Model metadata (``GET /v2/models/NAME``) says what this instance really serves, under
+``parameters.decayguard``: ``champion_version``, ``challenger_version`` (``null`` when no
+challenger takes part), ``mode`` and ``canary_share`` (0 outside canary).
 """
 
 from __future__ import annotations
@@ -29,11 +33,17 @@ from pathlib import Path
 
 from mlserver import MLModel
 from mlserver.errors import MLServerError
-from mlserver.types import InferenceRequest, InferenceResponse, Parameters, ResponseOutput
+from mlserver.types import (
+    InferenceRequest,
+    InferenceResponse,
+    MetadataModelResponse,
+    Parameters,
+    ResponseOutput,
+)
 
 from decayguard.errors import DecayguardError, InputValidationError, ServiceError
 from decayguard.serving.service import Answer, PredictionService
-from decayguard.serving.settings import parse_runtime_settings
+from decayguard.serving.settings import EXTRA_KEY, parse_runtime_settings
 from decayguard.serving.validation import TensorInput
 
 log = logging.getLogger("decayguard.serving")
@@ -64,6 +74,17 @@ class DecayguardRuntime(MLModel):  # type: ignore[misc]
             runtime_settings.mode,
         )
         return True
+
+    async def metadata(self) -> MetadataModelResponse:
+        """MLServer's model metadata, plus what this instance serves (see the module)."""
+        response: MetadataModelResponse = await super().metadata()
+        params = response.parameters or Parameters()
+        service = getattr(self, "_service", None)
+        if service is not None:
+            # Nested: MLServer drops top-level null parameters, a nested null survives.
+            setattr(params, EXTRA_KEY, service.state())
+        response.parameters = params
+        return response
 
     async def unload(self) -> bool:
         service = getattr(self, "_service", None)

@@ -2,12 +2,20 @@
 
 The MLServer runtime (:mod:`decayguard.serving.runtime`) is a thin adapter over
 :class:`PredictionService`; so could a gRPC or batch adapter be.
+
+In shadow and canary modes both models score every request: the routed one answers, the
+other scores silently and is logged as a *silent row* (arm ``shadow``, id ``<id>:shadow``,
+its own model version, ``paired_id`` = the answered row's id, never sent to review), so the
+release judge can compare both versions on the same requests. A silent model that fails
+never fails the request. Every scoring is counted and timed per version and arm
+(:mod:`decayguard.serving.arm_metrics`).
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,6 +33,7 @@ from decayguard.feedback.sampling import (
     UncertaintyWeighted,
 )
 from decayguard.registry.export import ExportedModel, load_model
+from decayguard.serving.arm_metrics import ANSWERED, SILENT, ArmRecorder
 from decayguard.serving.features import FeastOnlineClient
 from decayguard.serving.inputs import FrameInput, InputBuilder, input_builder_for
 from decayguard.serving.logger import PredictionLogger, shared_logger
@@ -97,6 +106,7 @@ class PredictionService:
         self.feast = feast
         self.policy: RoutingPolicy = routing_policy(settings.mode, settings.canary_share)
         self.validator = InputValidator(champion.manifest.features, settings.entity_key)
+        self._models = {CHAMPION: champion, CHALLENGER: challenger}
         self._samplers = {
             CHAMPION: build_sampler(settings.review, champion),
             CHALLENGER: build_sampler(settings.review, challenger) if challenger else None,
@@ -106,6 +116,12 @@ class PredictionService:
             CHALLENGER: input_builder_for(challenger) if challenger else FrameInput(),
         }
         self._rng = np.random.default_rng()
+        self._recorders = {
+            (name, role): ArmRecorder(model_name, model.manifest.model_version, role)
+            for name, model in ((CHAMPION, champion), (CHALLENGER, challenger))
+            if model is not None
+            for role in (ANSWERED, SILENT)
+        }
         if challenger is not None:
             ours = champion.manifest.feature_names
             theirs = challenger.manifest.feature_names
@@ -169,26 +185,26 @@ class PredictionService:
             await self._fetch_features(validated)
         keys = validated.entity_keys
         route = self.policy.route(str(keys[0]) if keys else request_id)
-        arm = self.challenger if route.answer == CHALLENGER and self.challenger else self.champion
-        answering = CHALLENGER if arm is self.challenger else CHAMPION
-        scores = _score(arm, self._inputs[answering], validated.columns)
-        labels, score_values = arm.score_columns(scores)
+        answering = CHALLENGER if route.answer == CHALLENGER and self.challenger else CHAMPION
+        arm = self._model(answering)
+        scores, labels, score_values = self._score_arm(answering, ANSWERED, validated)
         n = validated.n_rows
         ids = [request_id] if n == 1 else [f"{request_id}.{i}" for i in range(n)]
         now = self._logged_time(event_time)
-        sampler = self._samplers[route.answer]
+        sampler = self._samplers[answering]
         records = self._records(
-            route.answer, arm, ids, now, validated, scores, labels, score_values, sampler
+            answering, arm, ids, now, validated, scores, labels, score_values, sampler
         )
-        if route.shadow and self.challenger is not None:
-            records.extend(self._shadow_records(ids, now, validated))
+        silent = route.silent
+        if silent is not None and self._models[silent] is not None:
+            records.extend(self._silent_records(silent, ids, now, validated))
         try:
             self.logger.log(records)
         except StoreError as exc:
             raise ServiceError(f"prediction not served: {exc}") from exc
         m = arm.manifest
         return Answer(
-            arm=route.answer,
+            arm=answering,
             model_version=m.model_version,
             task=m.task,
             classes=m.classes,
@@ -197,6 +213,47 @@ class PredictionService:
             scores=score_values,
             probabilities=scores if m.task == "multiclass" else None,
         )
+
+    def state(self) -> dict[str, Any]:
+        """What this instance serves: the champion's version, the challenger's (``None``
+        when no challenger takes part in routing), the mode, and the share of traffic
+        the challenger answers (0 outside canary)."""
+        uses_challenger = self.policy.needs_challenger and self.challenger is not None
+        share = getattr(self.policy, "share", 0.0) if uses_challenger else 0.0
+        return {
+            "champion_version": self.champion.manifest.model_version,
+            "challenger_version": (
+                self.challenger.manifest.model_version
+                if uses_challenger and self.challenger is not None
+                else None
+            ),
+            "mode": self.policy.name,
+            "canary_share": float(share),
+        }
+
+    def _model(self, arm_name: str) -> ExportedModel:
+        model = self._models[arm_name]
+        assert model is not None, arm_name
+        return model
+
+    def _score_arm(
+        self, arm_name: str, role: str, validated: ValidatedInputs
+    ) -> tuple[np.ndarray, list[str | None], list[float | None]]:
+        """Score with one arm, counted and timed under its version and ``role``."""
+        model = self._model(arm_name)
+        recorder = self._recorders[(arm_name, role)]
+        start = time.perf_counter()
+        try:
+            scores = _score(model, self._inputs[arm_name], validated.columns)
+            labels, values = model.score_columns(scores)
+        except InputValidationError:
+            recorder.scored(time.perf_counter() - start)  # the client's input, not the model
+            raise
+        except Exception:
+            recorder.failed()
+            raise
+        recorder.scored(time.perf_counter() - start)
+        return scores, labels, values
 
     def _logged_time(self, event_time: object) -> datetime:
         if event_time is None or not self.settings.trust_event_time:
@@ -230,6 +287,7 @@ class PredictionService:
         labels: list[str | None],
         score_values: list[float | None],
         sampler: ReviewSampler | None,
+        paired_ids: list[str] | None = None,
     ) -> list[PredictionRecord]:
         version = arm.manifest.model_version
         outputs = _outputs(arm, scores)
@@ -251,25 +309,29 @@ class PredictionService:
                     inclusion_prob=p,
                     review_sampled=ReviewSampler.draw(p, self._rng) if sampler else False,
                     entity_key=None if keys is None else str(keys[i]),
+                    paired_id=None if paired_ids is None else paired_ids[i],
                 )
             )
         return records
 
-    def _shadow_records(
-        self, ids: list[str], now: datetime, validated: ValidatedInputs
+    def _silent_records(
+        self, arm_name: str, ids: list[str], now: datetime, validated: ValidatedInputs
     ) -> list[PredictionRecord]:
-        """The challenger's silent opinion; a failure here never fails the request."""
-        assert self.challenger is not None
+        """The other model's silent opinion, paired with the answered rows; a failure
+        here never fails the request (it is logged and counted in the arm's metrics)."""
+        model = self._model(arm_name)
         try:
-            scores = _score(self.challenger, self._inputs[CHALLENGER], validated.columns)
-            labels, values = self.challenger.score_columns(scores)
+            scores, labels, values = self._score_arm(arm_name, SILENT, validated)
         except InputValidationError as exc:
-            log.warning("shadow model could not score request %s: %s", ids[0], exc)
+            log.warning("silent %s could not score request %s: %s", arm_name, ids[0], exc)
             return []
-        # Shadow predictions are never shown to anyone, so never sent to review (p = 0).
-        shadow_ids = [f"{i}:shadow" for i in ids]
+        except Exception:  # never fail the answered request for the silent model
+            log.exception("silent %s failed on request %s", arm_name, ids[0])
+            return []
+        # Silent predictions are never shown to anyone, so never sent to review (p = 0).
+        silent_ids = [f"{i}:shadow" for i in ids]
         return self._records(
-            SHADOW, self.challenger, shadow_ids, now, validated, scores, labels, values, None
+            SHADOW, model, silent_ids, now, validated, scores, labels, values, None, ids
         )
 
     async def aclose(self) -> None:

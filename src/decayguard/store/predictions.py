@@ -35,6 +35,7 @@ META_COLUMNS = (
     "score",
     "inclusion_prob",
     "review_sampled",
+    "paired_id",
 )
 
 
@@ -69,6 +70,9 @@ class PredictionRecord:
     inclusion_prob: float | None = None
     review_sampled: bool = False
     entity_key: str | None = None
+    paired_id: str | None = None
+    """For a silent row (arm ``shadow``: scored beside the answer, never shown), the id of
+    the answered prediction of the same request row; ``None`` for answered rows."""
 
     def to_json(self) -> str:
         """One line of JSON (the serving spool's format)."""
@@ -111,6 +115,7 @@ def records_to_arrow(records: Sequence[PredictionRecord]) -> pa.Table:
         "score": pa.array([r.score for r in records], type=pa.float64()),
         "inclusion_prob": pa.array([r.inclusion_prob for r in records], type=pa.float64()),
         "review_sampled": pa.array([r.review_sampled for r in records], type=pa.bool_()),
+        "paired_id": pa.array([r.paired_id for r in records], type=pa.string()),
     }
     for prefix, attr in ((INPUT_PREFIX, "inputs"), (OUTPUT_PREFIX, "outputs")):
         names: dict[str, None] = {}
@@ -162,6 +167,7 @@ def _insert_model_batch(conn: Connection, model: str, batch: list[PredictionReco
                 "score": r.score,
                 "inclusion_prob": r.inclusion_prob,
                 "review_sampled": r.review_sampled,
+                "paired_id": r.paired_id,
                 "batch_id": batch_id,
                 "batch_row": i,
             }
@@ -212,8 +218,10 @@ class PredictionWindow:
         return frame
 
     def meta(self) -> pd.DataFrame:
-        """Prediction id, time, version, arm, entity, prediction, score, inclusion probability."""
-        return arrow_to_pandas(self.table.select(list(META_COLUMNS)))
+        """Prediction id, time, version, arm, entity, prediction, score, inclusion
+        probability, review draw and ``paired_id`` (the answered prediction a silent row
+        pairs with; null for answered rows and for batches logged before it existed)."""
+        return arrow_to_pandas(_with_paired_id(self.table).select(list(META_COLUMNS)))
 
     def inputs(self) -> pd.DataFrame:
         """The model inputs, one column per feature (prefix stripped)."""
@@ -240,6 +248,13 @@ def _empty_table() -> pa.Table:
     return records_to_arrow([])
 
 
+def _with_paired_id(table: pa.Table) -> pa.Table:
+    """Batches written before silent rows were paired have no ``paired_id``: null."""
+    if "paired_id" in table.column_names:
+        return table
+    return table.append_column("paired_id", pa.nulls(table.num_rows, type=pa.string()))
+
+
 def read_window(
     engine: Engine,
     model_name: str,
@@ -264,7 +279,7 @@ def read_window(
             tables.append(pa.ipc.open_stream(payload).read_all())
     if not tables:
         return PredictionWindow(model_name, start, end, _empty_table())
-    table = pa.concat_tables(tables, promote_options="permissive")
+    table = _with_paired_id(pa.concat_tables(tables, promote_options="permissive"))
     ts = table.column("ts")
     mask = pc.and_(
         pc.greater_equal(ts, pa.scalar(start, type=ts.type)),
@@ -309,6 +324,7 @@ def get_prediction(engine: Engine, prediction_id: str) -> dict[str, Any] | None:
         "score": m["score"],
         "inclusion_prob": m["inclusion_prob"],
         "review_sampled": m["review_sampled"],
+        "paired_id": m["paired_id"],
         "inputs": {
             k[len(INPUT_PREFIX) :]: v for k, v in full.items() if k.startswith(INPUT_PREFIX)
         },
