@@ -19,7 +19,8 @@ class Notification:
     title: str
     body: str
     severity: Severity
-    kind: Literal["opened", "reminder", "resolved"]
+    kind: Literal["opened", "reminder", "resolved", "event"]
+    """``event``: not an incident but something that happened (a promotion, a rollback)."""
 
 
 class Notifier(Protocol):

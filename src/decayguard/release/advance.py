@@ -8,14 +8,32 @@ then decides, then moves the candidate at most one step and applies that step's 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
+from sqlalchemy.engine import Engine
+
 from decayguard.alerts.notify import Notifier
 from decayguard.config import DecayguardConfig
+from decayguard.errors import InputValidationError, ServiceError
 from decayguard.registry.interface import ModelRegistry
+from decayguard.release.judge import (
+    GuardVerdict,
+    JudgeVerdict,
+    RolloutJudge,
+    guard,
+    next_step,
+    request_losses,
+)
+from decayguard.release.stages import Action
+from decayguard.store import audit
+from decayguard.store.releases import Move, ReleaseRow
+
+log = logging.getLogger("decayguard.release")
 
 EventSink = Callable[[str, dict[str, Any]], None]
 """Receives ``(event name, payload)`` after a promotion or rollback is applied: the release
@@ -64,6 +82,8 @@ class AdvanceOutcome:
     guard: dict[str, Any] | None = None
     """The infrastructure guard's verdict, when a trial is on live traffic."""
     message: str = ""
+    server_loaded: bool = False
+    """Whether a running MLServer was asked to load new settings."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -94,7 +114,273 @@ def advance(
 
     ``server_url``: the running MLServer (default: the configured one, when it answers).
     """
-    raise NotImplementedError
+    from decayguard.release.reconcile import reconcile, server_url_for
+    from decayguard.release.stages import Stage
+    from decayguard.store.migrate import migrated_engine
+    from decayguard.store.releases import Move, candidate_release, list_releases, release_in
+
+    moment = _now(now)
+    url = server_url_for(cfg, server_url)
+    name = cfg.model.name
+    with migrated_engine(cfg.resolved_store_url) as engine:
+        recovered = reconcile(
+            cfg, engine, registry=registry, server_url=url, notifier=notifier, events=events
+        )
+        champion = release_in(engine, name, Stage.CHAMPION)
+        if champion is None:
+            outcome = _outcome(engine, cfg, moment)
+            outcome.message = "no champion release: deploy one (decayguard serve deploy)"
+            return outcome
+        candidate = candidate_release(engine, name)
+        waiting = list_releases(engine, name, [Stage.VALIDATED])
+        stale = waiting[:-1] if candidate is None else []
+        if stale:
+            _apply(
+                cfg,
+                engine,
+                [Move(r.version, Action.SUPERSEDE, expected=Stage.VALIDATED) for r in stale],
+                actor=actor,
+                reason=f"version {waiting[-1].version}, validated later, takes its place",
+                now=moment,
+            )
+        trial = candidate or (waiting[-1] if waiting else None)
+        if trial is None:
+            outcome = _outcome(engine, cfg, moment)
+            outcome.recovered = recovered.applied
+            outcome.message = f"champion {champion.version}; no challenger"
+            return outcome
+        verdict, guard_verdict = None, None
+        if trial.stage in (Stage.SHADOW, Stage.CANARY):
+            verdict = _verdict(cfg, engine, champion, trial, moment)
+            guard_verdict = _guard(cfg, url, champion.version, trial.version)
+        step = next_step(
+            trial.stage,
+            hours_in_stage=_hours(moment, trial.stage_since),
+            hours_in_trial=_hours(moment, trial.trial_started_at or trial.stage_since),
+            verdict=verdict,
+            guard_verdict=guard_verdict,
+            shadow=cfg.release.shadow,
+            canary_share=cfg.release.canary_share,
+            min_shadow_hours=cfg.release.min_shadow_hours,
+            canary_hours=cfg.release.canary_hours,
+            min_labels=cfg.release.min_labels,
+            max_hours=cfg.release.max_hours,
+            auto_promote=cfg.release.auto_promote,
+        )
+        evidence: dict[str, Any] = {
+            "now": moment.isoformat(),
+            "stage": trial.stage.value,
+            "verdict": verdict.to_dict() if verdict else None,
+            "guard": guard_verdict.to_dict() if guard_verdict else None,
+        }
+        if step.action is None:
+            audit(
+                engine,
+                "release.checked",
+                actor=actor,
+                model_name=name,
+                details={"version": trial.version, "reason": step.reason, **evidence},
+            )
+            outcome = _outcome(engine, cfg, moment)
+        else:
+            moves = [Move(trial.version, step.action, expected=trial.stage)]
+            if step.action == Action.PROMOTE:
+                moves.insert(0, Move(champion.version, Action.SUPERSEDE, expected=Stage.CHAMPION))
+            elif step.action == Action.START_CANARY:
+                moves[0] = Move(
+                    trial.version,
+                    step.action,
+                    expected=trial.stage,
+                    traffic_share=cfg.release.canary_share,
+                )
+            outcome = _apply(
+                cfg,
+                engine,
+                moves,
+                actor=actor,
+                reason=step.reason,
+                evidence=evidence,
+                now=moment,
+                registry=registry,
+                server_url=url,
+                notifier=notifier,
+                events=events,
+            )
+        outcome.recovered = recovered.applied
+        outcome.verdict = verdict.to_dict() if verdict else None
+        outcome.guard = guard_verdict.to_dict() if guard_verdict else None
+        outcome.message = step.reason
+        return outcome
+
+
+def _hours(now: datetime, since: datetime) -> float:
+    return max(0.0, (now - since).total_seconds() / 3600.0)
+
+
+def _verdict(
+    cfg: DecayguardConfig, engine: Engine, champion: ReleaseRow, trial: ReleaseRow, now: datetime
+) -> JudgeVerdict:
+    """The judge on every paired outcome of the trial so far."""
+    from decayguard.feedback.arms import paired_outcomes
+    from decayguard.training.gate import LOSSES
+    from decayguard.watch.run import project_task
+
+    task = project_task(cfg, engine)
+    metric = cfg.release.metric or cfg.gate_metric
+    start = trial.trial_started_at or trial.stage_since
+    paired = paired_outcomes(
+        engine, cfg.model.name, champion.version, trial.version, start, now, task=task
+    )
+    differences = np.zeros(0)
+    margin = cfg.release.margin if cfg.release.margin is not None else cfg.gate.margin
+    if paired.n:
+        loss_c, loss_h, _ = request_losses(
+            task, metric, paired.y_true, paired.champion, paired.challenger
+        )
+        differences = loss_h - loss_c
+        if margin is None and metric in LOSSES:
+            margin = 0.01 * float(np.average(loss_c, weights=paired.weights))
+    if margin is None:
+        margin = 0.01
+    judge = RolloutJudge(margin=margin, confidence=cfg.release.confidence, metric=metric)
+    return judge.decide(differences, paired.weights if paired.n else None)
+
+
+def _guard(
+    cfg: DecayguardConfig, url: str | None, champion: str, challenger: str
+) -> GuardVerdict | None:
+    """The infrastructure guard on the serving metrics (``None``: no server to ask)."""
+    from decayguard.serving.arm_metrics import read_arm_health
+
+    if url is None:
+        return None
+    metrics_url = f"http://{cfg.serving.host}:{cfg.serving.metrics_port}/metrics"
+    try:
+        health = read_arm_health(metrics_url, cfg.model.name)
+    except ServiceError as exc:
+        log.warning("%s: no serving metrics for the guard: %s", cfg.model.name, exc)
+        return None
+    r = cfg.release
+    return guard(
+        health.get(champion),
+        health.get(challenger),
+        max_error_rate=r.max_error_rate,
+        max_latency_ratio=r.max_latency_ratio,
+        max_latency_ms=r.max_latency_ms,
+        min_requests=r.min_requests,
+    )
+
+
+def _outcome(engine: Engine, cfg: DecayguardConfig, now: datetime) -> AdvanceOutcome:
+    from decayguard.release.stages import Stage
+    from decayguard.store.releases import candidate_release, list_releases, release_in
+
+    name = cfg.model.name
+    champion = release_in(engine, name, Stage.CHAMPION)
+    trial = candidate_release(engine, name)
+    if trial is None:
+        waiting = list_releases(engine, name, [Stage.VALIDATED])
+        trial = waiting[-1] if waiting else None
+    return AdvanceOutcome(
+        model_name=name,
+        now=now,
+        champion=champion.version if champion else None,
+        candidate=trial.version if trial else None,
+        stage=trial.stage.value if trial else None,
+    )
+
+
+def _apply(
+    cfg: DecayguardConfig,
+    engine: Engine,
+    moves: list[Move],
+    *,
+    actor: str,
+    reason: str,
+    evidence: dict[str, Any] | None = None,
+    now: datetime | None = None,
+    registry: ModelRegistry | None = None,
+    server_url: str | None = None,
+    notifier: Notifier | None = None,
+    events: EventSink | None = None,
+) -> AdvanceOutcome:
+    """Commit ``moves`` (one transaction), then apply their side effects."""
+    from decayguard.release.failpoints import failpoint
+    from decayguard.release.reconcile import reconcile
+    from decayguard.store.releases import apply_moves, get_release
+
+    moment = _now(now)
+    before = {m.version: get_release(engine, cfg.model.name, m.version) for m in moves}
+    if moves:
+        apply_moves(
+            engine, cfg.model.name, moves, actor=actor, reason=reason, evidence=evidence, now=now
+        )
+    failpoint("after_transition")
+    done = reconcile(
+        cfg, engine, registry=registry, server_url=server_url, notifier=notifier, events=events
+    )
+    outcome = _outcome(engine, cfg, moment)
+    outcome.server_loaded = done.server_loaded
+    for m in moves:
+        was, after = before[m.version], get_release(engine, cfg.model.name, m.version)
+        outcome.steps.append(
+            ReleaseStep(
+                version=m.version,
+                action=m.action.value,
+                from_stage=was.stage.value if was else None,
+                to_stage=after.stage.value if after else "?",
+                reason=reason,
+                actor=actor,
+            )
+        )
+    if done.compensated:
+        outcome.message = "MLServer refused the new settings; the previous model keeps serving"
+    return outcome
+
+
+def apply_and_reconcile(
+    cfg: DecayguardConfig,
+    moves: list[Move],
+    *,
+    actor: str,
+    reason: str,
+    evidence: dict[str, Any] | None = None,
+    registry: ModelRegistry | None = None,
+    server_url: str | None = None,
+    notifier: Notifier | None = None,
+    events: EventSink | None = None,
+) -> AdvanceOutcome:
+    """A person's moves (``serve deploy``, ``release promote``...): finish any earlier
+    run's work, commit the moves, apply them."""
+    from decayguard.release.reconcile import reconcile, server_url_for
+    from decayguard.store.migrate import migrated_engine
+
+    url = server_url_for(cfg, server_url)
+    with migrated_engine(cfg.resolved_store_url) as engine:
+        recovered = reconcile(
+            cfg, engine, registry=registry, server_url=url, notifier=notifier, events=events
+        )
+        outcome = _apply(
+            cfg,
+            engine,
+            moves,
+            actor=actor,
+            reason=reason,
+            evidence=evidence,
+            registry=registry,
+            server_url=url,
+            notifier=notifier,
+            events=events,
+        )
+        outcome.recovered = recovered.applied
+        outcome.message = outcome.message or reason
+        return outcome
+
+
+def _require_reason(reason: str) -> str:
+    if not reason or not reason.strip():
+        raise InputValidationError("reason", "a person's promotion or rollback needs a reason")
+    return reason.strip()
 
 
 def promote(
@@ -110,7 +396,49 @@ def promote(
 ) -> AdvanceOutcome:
     """A person promotes the candidate (or ``version``) to champion now; ``reason`` is
     required and audited. :class:`IllegalTransition` when the version cannot be promoted."""
-    raise NotImplementedError
+    from decayguard.release.stages import IllegalTransition, Stage
+    from decayguard.store.migrate import migrated_engine
+    from decayguard.store.releases import (
+        Move,
+        candidate_release,
+        get_release,
+        list_releases,
+        release_in,
+    )
+
+    why = _require_reason(reason)
+    name = cfg.model.name
+    with migrated_engine(cfg.resolved_store_url) as engine:
+        champion = release_in(engine, name, Stage.CHAMPION)
+        if version is None:
+            target = candidate_release(engine, name)
+            if target is None:
+                waiting = list_releases(engine, name, [Stage.VALIDATED])
+                target = waiting[-1] if waiting else None
+            if target is None:
+                raise IllegalTransition(f"{name}: no challenger to promote")
+        else:
+            target = get_release(engine, name, version)
+            if target is None:
+                raise IllegalTransition(f"{name} version {version} is not a release")
+    if champion is not None and champion.version == target.version:
+        raise IllegalTransition(f"{name} version {target.version} is already the champion")
+    action = (
+        Action.RESTORE if target.stage in (Stage.SUPERSEDED, Stage.ROLLED_BACK) else Action.PROMOTE
+    )
+    moves = [Move(target.version, action, expected=target.stage)]
+    if champion is not None:
+        moves.insert(0, Move(champion.version, Action.SUPERSEDE, expected=Stage.CHAMPION))
+    return apply_and_reconcile(
+        cfg,
+        moves,
+        actor=actor,
+        reason=why,
+        registry=registry,
+        server_url=server_url,
+        notifier=notifier,
+        events=events,
+    )
 
 
 def rollback(
@@ -127,7 +455,65 @@ def rollback(
     """A person rolls back: the candidate leaves live traffic; or, with no candidate (or
     ``version`` = the champion), the champion is rolled back and the previous champion
     serves again. ``reason`` is required and audited."""
-    raise NotImplementedError
+    from decayguard.release.stages import IllegalTransition, Stage
+    from decayguard.store.migrate import migrated_engine
+    from decayguard.store.releases import (
+        Move,
+        candidate_release,
+        get_release,
+        release_history,
+        release_in,
+    )
+
+    why = _require_reason(reason)
+    name = cfg.model.name
+    with migrated_engine(cfg.resolved_store_url) as engine:
+        champion = release_in(engine, name, Stage.CHAMPION)
+        candidate = candidate_release(engine, name)
+        target = get_release(engine, name, version) if version else (candidate or champion)
+        if target is None:
+            raise IllegalTransition(
+                f"{name}: no release {version or ''} to roll back".replace("  ", " ")
+            )
+        moves: list[Move]
+        if target.stage == Stage.CHAMPION:
+            previous = [
+                t["version"]
+                for t in release_history(engine, name)
+                if t["from_stage"] == "champion"
+                and t["to_stage"] == "superseded"
+                and t["version"] != target.version
+            ]
+            usable = [
+                v
+                for v in reversed(previous)
+                if (r := get_release(engine, name, v)) is not None and r.stage == Stage.SUPERSEDED
+            ]
+            if not usable:
+                raise IllegalTransition(
+                    f"{name} version {target.version} is the champion and no earlier champion "
+                    "is left to restore"
+                )
+            moves = [
+                Move(target.version, Action.ROLL_BACK, expected=Stage.CHAMPION),
+                Move(usable[0], Action.RESTORE, expected=Stage.SUPERSEDED),
+            ]
+            if candidate is not None:
+                moves.insert(0, Move(candidate.version, Action.ROLL_BACK, expected=candidate.stage))
+        elif target.stage in (Stage.REGISTERED, Stage.VALIDATED):
+            moves = [Move(target.version, Action.REJECT, expected=target.stage)]
+        else:
+            moves = [Move(target.version, Action.ROLL_BACK, expected=target.stage)]
+    return apply_and_reconcile(
+        cfg,
+        moves,
+        actor=actor,
+        reason=why,
+        registry=registry,
+        server_url=server_url,
+        notifier=notifier,
+        events=events,
+    )
 
 
 @dataclass(frozen=True)
@@ -138,7 +524,7 @@ class ReleaseStatus:
     candidate: dict[str, Any] | None
     """The version on trial or waiting (validated), or ``None``."""
     last_advance: dict[str, Any] | None
-    """The evidence of the latest automatic transition or wait (judge, guard)."""
+    """The evidence of the latest automatic check (judge, guard, what it waits for)."""
     unapplied: int
     """Transitions whose side effects are not yet known to be done (a crash in between)."""
 
@@ -154,14 +540,46 @@ class ReleaseStatus:
 
 def release_status(cfg: DecayguardConfig) -> ReleaseStatus:
     """Which version is champion, which is on trial and in which stage."""
-    raise NotImplementedError
+    from decayguard.release.stages import Stage
+    from decayguard.store.events import read_audit
+    from decayguard.store.migrate import migrated_engine
+    from decayguard.store.releases import (
+        candidate_release,
+        list_releases,
+        release_in,
+        unapplied_transitions,
+    )
+
+    name = cfg.model.name
+    with migrated_engine(cfg.resolved_store_url) as engine:
+        champion = release_in(engine, name, Stage.CHAMPION)
+        trial = candidate_release(engine, name)
+        if trial is None:
+            waiting = list_releases(engine, name, [Stage.VALIDATED])
+            trial = waiting[-1] if waiting else None
+        checks = read_audit(engine, name, action="release.checked", last=1)
+        return ReleaseStatus(
+            model_name=name,
+            champion=champion.to_dict() if champion else None,
+            candidate=trial.to_dict() if trial else None,
+            last_advance=_jsonable(checks[-1]) if checks else None,
+            unapplied=len(unapplied_transitions(engine, name)),
+        )
+
+
+def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in row.items()}
 
 
 def release_history(cfg: DecayguardConfig, version: str | None = None) -> list[dict[str, Any]]:
     """Every transition, oldest first: ``version``, ``from_stage``, ``to_stage``, ``action``,
     ``actor``, ``reason``, ``evidence``, ``created_at``, ``applied_at`` — which version served
     when, why, and who decided."""
-    raise NotImplementedError
+    from decayguard.store.migrate import migrated_engine
+    from decayguard.store.releases import release_history as history
+
+    with migrated_engine(cfg.resolved_store_url) as engine:
+        return [_jsonable(row) for row in history(engine, cfg.model.name, version)]
 
 
 def _now(now: datetime | None) -> datetime:

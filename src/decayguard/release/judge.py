@@ -53,7 +53,9 @@ def request_losses(
 class RolloutJudge:
     """One verb: :meth:`decide` on the paired differences so far (arrival order)."""
 
-    def __init__(self, *, margin: float, confidence: float = 0.95, metric: str = "accuracy") -> None:
+    def __init__(
+        self, *, margin: float, confidence: float = 0.95, metric: str = "accuracy"
+    ) -> None:
         self.margin, self.confidence, self.metric = margin, confidence, metric
 
     def decide(self, differences: ArrayLike, weights: ArrayLike | None = None) -> JudgeVerdict:

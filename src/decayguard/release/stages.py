@@ -112,7 +112,6 @@ def next_stage(stage: Stage | str, action: Action | str) -> Stage:
     try:
         return TRANSITIONS[key]
     except KeyError:
-        article = "an" if key[0].value[0] in "aeiou" else "a"
-        raise IllegalTransition(
-            f"{article} {key[0].value.replace('_', ' ')} version cannot {key[1].value.replace('_', ' ')}"
-        ) from None
+        stage_text, action_text = (k.value.replace("_", " ") for k in key)
+        article = "an" if stage_text[0] in "aeiou" else "a"
+        raise IllegalTransition(f"{article} {stage_text} version cannot {action_text}") from None

@@ -91,3 +91,42 @@ def active_artifact_sha256(engine: Engine, model_name: str, role: str = "champio
     """The pinned SHA-256 of the artifact active in ``role``, or ``None``."""
     sha: str | None = _active(engine, model_name, role, deployments.c.artifact_sha256)
     return sha
+
+
+def active_deployment(
+    engine: Engine, model_name: str, role: str = "champion"
+) -> dict[str, Any] | None:
+    """The active deployment row in ``role`` (version, mode, traffic share, artifact), or
+    ``None``."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            sa.select(deployments)
+            .where(
+                deployments.c.model_name == model_name,
+                deployments.c.role == role,
+                deployments.c.status == "active",
+            )
+            .order_by(deployments.c.id.desc())
+            .limit(1)
+        ).first()
+    return None if row is None else dict(row._mapping)
+
+
+def end_deployment(engine: Engine, model_name: str, role: str, *, actor: str = "release") -> int:
+    """End the active deployment in ``role`` (a challenger leaving live traffic)."""
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        ended = conn.execute(
+            deployments.update()
+            .where(
+                deployments.c.model_name == model_name,
+                deployments.c.role == role,
+                deployments.c.status == "active",
+            )
+            .values(status="ended", ended_at=now)
+        ).rowcount
+    if ended:
+        audit(
+            engine, "deployment.ended", actor=actor, model_name=model_name, details={"role": role}
+        )
+    return int(ended or 0)

@@ -86,9 +86,21 @@ def audit(
         )
 
 
-def read_audit(engine: Engine, model_name: str | None = None) -> list[dict[str, Any]]:
-    query = sa.select(audit_events).order_by(audit_events.c.id)
+def read_audit(
+    engine: Engine,
+    model_name: str | None = None,
+    *,
+    action: str | None = None,
+    last: int | None = None,
+) -> list[dict[str, Any]]:
+    """Audit events, oldest first (``last``: only the latest ``last`` of them)."""
+    query = sa.select(audit_events)
     if model_name is not None:
         query = query.where(audit_events.c.model_name == model_name)
+    if action is not None:
+        query = query.where(audit_events.c.action == action)
+    if last is not None:
+        query = query.order_by(audit_events.c.id.desc()).limit(last)
     with engine.connect() as conn:
-        return [dict(r._mapping) for r in conn.execute(query)]
+        rows = [dict(r._mapping) for r in conn.execute(query)]
+    return sorted(rows, key=lambda r: int(r["id"]))

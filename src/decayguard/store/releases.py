@@ -132,7 +132,7 @@ def _transition_row(
         {
             "ts": now,
             "actor": actor,
-            "action": f"release.{action}",
+            "action": f"release.{to_stage.value}",
             "model_name": model_name,
             "details": {
                 "version": version,

@@ -34,10 +34,18 @@ from decayguard.features.repo import FeatureRepo
 from decayguard.features.windows import TIME_COLUMN
 from decayguard.monitoring.task_base import ModelTask
 from decayguard.registry.interface import CHALLENGER_ALIAS, ModelRegistry, registry_for
+from decayguard.release.stages import Action, Stage
 from decayguard.store import audit
 from decayguard.store.deployments import active_artifact_sha256, active_artifact_uri, active_version
 from decayguard.store.gate_reports import latest_gate_report, record_gate_report
 from decayguard.store.migrate import migrated_engine
+from decayguard.store.releases import (
+    Move,
+    apply_moves,
+    get_release,
+    mark_applied,
+    register_release,
+)
 from decayguard.training.gate import ChampionChallengerGate, GateDecision, PairedSample
 from decayguard.training.retrain import exported_outputs
 
@@ -192,7 +200,30 @@ def gate_once(
             rows=counts,
         )
         _record(cfg, engine, registry, report, decision, notifier)
+        _move_release(engine, name, version, challenger, report)
         return report
+
+
+def _move_release(
+    engine: Engine, name: str, version: str, challenger: tuple[Path, str], report: GateReport
+) -> None:
+    """A registered version becomes ``validated`` or ``rejected`` (a re-run of the gate on a
+    version already past the gate changes its report, not its stage)."""
+    release = get_release(engine, name, version) or register_release(
+        engine, name, version, artifact_uri=str(challenger[0]), artifact_sha256=challenger[1]
+    )
+    if release.stage != Stage.REGISTERED:
+        return
+    action = Action.VALIDATE if report.passed else Action.REJECT
+    ids = apply_moves(
+        engine,
+        name,
+        [Move(version, action, expected=Stage.REGISTERED)],
+        actor="gate",
+        reason=report.reason,
+        evidence={"champion_version": report.champion_version, "rows": report.rows},
+    )
+    mark_applied(engine, ids)  # nothing outside the store to apply: the alias moved above
 
 
 def _smoke(
@@ -256,12 +287,6 @@ def _record(
     if current is not None and current.version == version:
         registry.delete_alias(name, CHALLENGER_ALIAS)
     registry.set_version_tag(name, version, STAGE_TAG, "rejected")
-    audit(
-        engine,
-        "release.rejected",
-        model_name=name,
-        details={"version": version, "reason": report.reason},
-    )
     message = (
         f"challenger version {version} rejected by the gate; the champion keeps serving: "
         f"{report.reason}"

@@ -58,6 +58,7 @@ from decayguard.store.deployments import (
     active_version,
 )
 from decayguard.store.migrate import migrated_engine
+from decayguard.store.releases import register_release
 from decayguard.store.schema import as_utc
 from decayguard.store.training_runs import claim_training, finish_training, last_training
 from decayguard.training.fitting import FitResult, fit_in_subprocess
@@ -301,6 +302,16 @@ def _train(
         alias=CHALLENGER_ALIAS,
     )
     clock.lap("register", t)
+    assert record.sha256 is not None  # every registration tags its artifact's hash
+    register_release(
+        engine,
+        name,
+        record.version,
+        artifact_uri=str(_artifact_folder(cfg, record.version)),
+        artifact_sha256=record.sha256,
+        parent_version=parent,
+        reason=f"retrained ({trigger.kind}{': ' + trigger.reason if trigger.reason else ''})",
+    )
     message = (
         f"registered version {record.version} as {CHALLENGER_ALIAS} "
         f"({len(data.training)} training rows, {len(data.holdout)} holdout rows)"
@@ -336,11 +347,16 @@ def _train(
     )
 
 
+def _artifact_folder(cfg: DecayguardConfig, version: str) -> Path:
+    """Where a registered version's exported artifact lives in the project's state folder."""
+    return cfg.path(cfg.project.state_dir).resolve() / "artifacts" / cfg.model.name / version
+
+
 def _exporter(cfg: DecayguardConfig, fit: FitResult) -> Callable[[str], Path]:
     """Installs the staged export as ``<state>/artifacts/<model>/<version>``."""
 
     def export(version: str) -> Path:
-        target = cfg.path(cfg.project.state_dir).resolve() / "artifacts" / cfg.model.name / version
+        target = _artifact_folder(cfg, version)
         if target.exists():
             existing = ArtifactManifest.read(target)
             if existing.sha256 != fit.manifest.sha256:
