@@ -2,14 +2,15 @@
 
 decayguard serve                      start MLServer in the background, wait until ready
 decayguard serve --stop               stop it (SIGTERM, wait, then SIGKILL the group)
-decayguard serve deploy DIR [--challenger DIR --mode shadow|canary --canary-share 0.1]
+decayguard serve deploy [DIR] [--challenger DIR --mode shadow|canary --canary-share 0.1]
+                                      [--holdout FILE] [--reason TEXT]
 decayguard serve status
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import httpx
 import typer
@@ -93,39 +94,76 @@ def serve(
             process.stop()
 
 
+def _frame(path: Path | None, option: str) -> Any:
+    if path is None:
+        return None
+    import pandas as pd
+
+    try:
+        return pd.read_csv(path) if path.suffix.lower() == ".csv" else pd.read_parquet(path)
+    except (OSError, ValueError) as exc:
+        raise typer.BadParameter(f"cannot read {path}: {exc}", param_hint=option) from exc
+
+
 @app.command("deploy")
 def deploy(
-    champion: Annotated[Path, typer.Argument(help="Exported model folder for the champion.")],
+    champion: Annotated[
+        Path | None, typer.Argument(help="Exported model folder to serve as the champion.")
+    ] = None,
     project: ProjectOption = Path("."),
     challenger: Annotated[
-        Path | None, typer.Option(help="Exported model folder for the challenger.")
+        Path | None, typer.Option(help="Exported model folder to put on trial beside it.")
     ] = None,
-    mode: Annotated[str, typer.Option(help="Routing: champion, shadow or canary.")] = "champion",
+    mode: Annotated[str, typer.Option(help="The challenger's stage: shadow or canary.")] = "shadow",
     canary_share: Annotated[
-        float | None, typer.Option(help="Share of traffic the challenger answers (canary).")
+        float | None,
+        typer.Option(help="Share of traffic the challenger answers (canary; default: config)."),
     ] = None,
+    holdout: Annotated[
+        Path | None,
+        typer.Option(
+            help="Parquet/CSV of features and the label the model did not train on: fits the "
+            "monitoring baseline of a version that has none."
+        ),
+    ] = None,
+    drift_reference: Annotated[
+        Path | None,
+        typer.Option(help="Parquet/CSV drift is measured against (default: the holdout)."),
+    ] = None,
+    reason: Annotated[str, typer.Option(help="Why (recorded in the release history).")] = (
+        "deployed by hand"
+    ),
 ) -> None:
-    """Deploy exported models; a running server hot-swaps to them with no failed request."""
-    if mode not in ("champion", "shadow", "canary"):
-        raise typer.BadParameter("mode must be champion, shadow or canary", param_hint="--mode")
-    from decayguard.serving.deploy import deploy_model
+    """Put exported models into service through the release: recorded, baselined, audited;
+    a running server hot-swaps to them with no failed request."""
+    if mode not in ("shadow", "canary"):
+        raise typer.BadParameter("mode must be shadow or canary", param_hint="--mode")
+    if champion is None and challenger is None:
+        raise typer.BadParameter("give a champion folder or --challenger", param_hint="CHAMPION")
+    import getpass
+
+    from decayguard.release.champion import deploy_exported
 
     cfg = config_for(project)
-    process = _process(cfg)
-    assert process.pid_file is not None
-    server_url = process.url if _running_pid(process.pid_file) is not None else None
-    chosen: Literal["champion", "shadow", "canary"] = mode  # type: ignore[assignment]
-    settings = deploy_model(
+    stage: Literal["shadow", "canary"] = "canary" if mode == "canary" else "shadow"
+    outcome = deploy_exported(
         cfg,
         champion,
         challenger=challenger,
-        mode=chosen,
+        stage=stage,
         canary_share=canary_share,
-        server_url=server_url,
+        holdout=_frame(holdout, "--holdout"),
+        drift_reference=_frame(drift_reference, "--drift-reference"),
+        actor=f"cli:{getpass.getuser()}",
+        reason=reason,
     )
-    where = "loaded into the running server" if server_url else "written (starts with the server)"
-    version = settings.champion.model_version
-    console.print(f"{cfg.model.name}: champion {version}, mode {settings.mode}: {where}")
+    where = (
+        "loaded into the running server"
+        if outcome.server_loaded
+        else "written (the server reads it when it starts)"
+    )
+    trial = f", {outcome.candidate} in {outcome.stage}" if outcome.candidate else ""
+    console.print(f"{cfg.model.name}: champion {outcome.champion}{trial}: {where}")
 
 
 @app.command("status")

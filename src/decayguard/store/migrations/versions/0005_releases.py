@@ -77,9 +77,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_index(
-        "ix_release_transitions_model_name_created_at", table_name="release_transitions"
-    )
+    op.drop_index("ix_release_transitions_model_name_created_at", table_name="release_transitions")
     op.drop_table("release_transitions")
     op.drop_index("uq_releases_candidate", table_name="releases")
     op.drop_index("uq_releases_champion", table_name="releases")
