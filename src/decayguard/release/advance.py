@@ -109,9 +109,13 @@ def advance(
     notifier: Notifier | None = None,
     events: EventSink | None = None,
     actor: str = "decayguard",
+    labels_as_of: datetime | None = None,
 ) -> AdvanceOutcome:
     """Recover, judge the candidate with the evidence up to ``now``, move it at most one step.
 
+    ``now`` is the release's clock (simulated in the demo and backtests: how long a stage has
+    lasted, which predictions belong to the trial); ``labels_as_of`` the moment the labels
+    and reviews are read at (default: the wall clock, like the retraining's).
     ``server_url``: the running MLServer (default: the configured one, when it answers).
     """
     from decayguard.release.reconcile import reconcile, server_url_for
@@ -151,7 +155,7 @@ def advance(
             return outcome
         verdict, guard_verdict = None, None
         if trial.stage in (Stage.SHADOW, Stage.CANARY):
-            verdict = _verdict(cfg, engine, champion, trial, moment)
+            verdict = _verdict(cfg, engine, champion, trial, moment, labels_as_of)
             guard_verdict = _guard(cfg, url, champion.version, trial.version)
         step = next_step(
             trial.stage,
@@ -218,7 +222,12 @@ def _hours(now: datetime, since: datetime) -> float:
 
 
 def _verdict(
-    cfg: DecayguardConfig, engine: Engine, champion: ReleaseRow, trial: ReleaseRow, now: datetime
+    cfg: DecayguardConfig,
+    engine: Engine,
+    champion: ReleaseRow,
+    trial: ReleaseRow,
+    now: datetime,
+    labels_as_of: datetime | None,
 ) -> JudgeVerdict:
     """The judge on every paired outcome of the trial so far."""
     from decayguard.feedback.arms import paired_outcomes
@@ -229,7 +238,13 @@ def _verdict(
     metric = cfg.release.metric or cfg.gate_metric
     start = trial.trial_started_at or trial.stage_since
     paired = paired_outcomes(
-        engine, cfg.model.name, champion.version, trial.version, start, now, task=task
+        engine,
+        cfg.model.name,
+        champion.version,
+        trial.version,
+        start,
+        _now(labels_as_of),
+        task=task,
     )
     differences = np.zeros(0)
     margin = cfg.release.margin if cfg.release.margin is not None else cfg.gate.margin
