@@ -115,14 +115,30 @@ def _show(outcome: AdvanceOutcome, as_json: bool) -> None:
         _print_outcome(outcome)
 
 
-def _verdict_line(evidence: dict[str, Any]) -> str:
-    """One line of the latest automatic step's evidence."""
-    parts = []
-    for key in ("created_at", "version", "action", "decision", "reason", "message"):
-        value = evidence.get(key)
-        if value is not None and value != "":
-            parts.append(_when(value) if key == "created_at" else str(value))
-    return ": ".join(parts) if parts else json.dumps(evidence, default=str, sort_keys=True)
+def _verdict_line(check: dict[str, Any]) -> str:
+    """One line of the latest automatic check (an audit row: ``ts`` and ``details``)."""
+    details: dict[str, Any] = check.get("details") or {}
+    head = []
+    when = _when(details.get("now") or check.get("ts"))
+    if when:
+        head.append(f"{when} UTC")
+    if details.get("version"):
+        stage = f" in {details['stage']}" if details.get("stage") else ""
+        head.append(f"version {details['version']}{stage}")
+    parts = [", ".join(head)] if head else []
+    verdict: dict[str, Any] = details.get("verdict") or {}
+    if verdict:
+        judged = f"judge {verdict.get('verdict', '?')} on {verdict.get('n', '?')} paired outcomes"
+        lower, upper = verdict.get("lower"), verdict.get("upper")
+        if isinstance(lower, int | float) and isinstance(upper, int | float):
+            judged += f", difference in [{lower:+.4f}, {upper:+.4f}]"
+        parts.append(judged)
+    guard: dict[str, Any] = details.get("guard") or {}
+    if guard.get("breached"):
+        parts.append(f"guard breached: {guard.get('reason', '')}")
+    if details.get("reason"):
+        parts.append(str(details["reason"]))
+    return ": ".join(parts) or json.dumps(check, default=str, sort_keys=True)
 
 
 def status(project: ProjectOption = Path("."), as_json: JsonOption = False) -> None:
