@@ -116,15 +116,22 @@ def reviewed_performance(
     end: datetime | None = None,
     *,
     arm: str | None = None,
+    version: str | None = None,
     task: ModelTask | None = None,
     confidence: float = 0.95,
 ) -> ReviewedPerformance:
     """Performance of ``model_name`` over predictions made in ``[start, end)``, from the
     latest review of each sampled prediction; ``arm`` selects one serving arm (default:
     every arm that answered clients); ``task`` says which metrics apply (default: binary,
-    positive class ``"1"``)."""
+    positive class ``"1"``).
+
+    ``version`` evaluates one model version on every reviewed request it scored, answered
+    or silent: a silent row is scored against the review of the answered row it names in
+    ``paired_id``, weighted by that row's inclusion probability (the answered row is the
+    one that was drawn for review, so its ``p`` is the request's chance of being in the
+    sample whichever version is scored)."""
     task = task or _binary()
-    sample = reviewed_sample(engine, model_name, start, end)
+    sample = reviewed_sample(engine, model_name, start, end, version=version)
     if arm is not None:
         sample = sample[sample["arm"] == arm]
     labeled = sample[sample["status"] == "labeled"]

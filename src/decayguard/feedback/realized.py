@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 from sqlalchemy.engine import Engine
 
 from decayguard.monitoring import MetricEstimate
@@ -26,14 +27,14 @@ from decayguard.monitoring.tasks import ModelOutputs, ModelTask, task_for
 from decayguard.store import MetricPoint, current_labels, read_window
 from decayguard.store.schema import as_utc
 
-__all__ = ["RealizedWindow", "realized_performance"]
+__all__ = ["RealizedWindow", "answered_ids", "realized_performance"]
 
 STRATEGY = "realized"
 """The ``strategy`` of metric points computed from retrospective labels."""
 SHADOW_ARM = "shadow"
-"""Predictions logged with this arm were never answered to a client (the challenger
-scoring silently next to the champion): not part of a model's realized performance
-unless asked for by ``arm``."""
+"""Predictions logged with this arm were never answered to a client (a version scoring
+the request silently beside the one that answered, naming it in ``paired_id``): not part
+of a model's realized performance unless asked for by ``arm`` or ``version``."""
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,19 @@ def _window_bounds(
     return bounds
 
 
+def answered_ids(meta: pd.DataFrame) -> NDArray[np.object_]:
+    """The id of the answered prediction of each logged row: its own id when it answered,
+    the ``paired_id`` it names when it scored the request silently (``None`` for a silent
+    row logged before rows were paired). Labels and reviews belong to answered ids."""
+    own = meta["prediction_id"].astype(object)
+    if "paired_id" in meta.columns:
+        paired = meta["paired_id"].astype(object)
+    else:  # pragma: no cover - a window read before rows were paired
+        paired = pd.Series(None, index=meta.index, dtype=object)
+    ids = own.where(meta["arm"].astype(str) != SHADOW_ARM, paired)
+    return ids.where(ids.notna(), None).to_numpy(dtype=object)
+
+
 def _labeled_predictions(
     engine: Engine,
     model_name: str,
@@ -112,17 +126,18 @@ def _labeled_predictions(
     end: datetime,
     arm: str | None,
     task: ModelTask,
+    version: str | None,
 ) -> tuple[pd.DataFrame, ModelOutputs]:
-    window = read_window(engine, model_name, start, end, arm=arm)
+    window = read_window(engine, model_name, start, end, model_version=version, arm=arm)
     meta, logged = window.meta(), window.outputs()
-    if arm is None:
+    if arm is None and version is None:
         answered = (meta["arm"] != SHADOW_ARM).to_numpy()
         meta = meta[answered].reset_index(drop=True)
         logged = logged[answered].reset_index(drop=True)
     outputs = task.outputs_from_log(meta, logged)
     frame = pd.DataFrame(
         {
-            "prediction_id": meta["prediction_id"].astype(str).to_numpy(),
+            "answered_id": answered_ids(meta),
             "ts": pd.to_datetime(meta["ts"], utc=True),
             "prediction": meta["prediction"].astype(object).to_numpy(),
         }
@@ -135,8 +150,10 @@ def _labeled_predictions(
             .drop_duplicates("prediction_id", keep="last")
         )
         frame = frame.merge(
-            latest[["prediction_id", "value"]].astype({"prediction_id": str}),
-            on="prediction_id",
+            latest[["prediction_id", "value"]]
+            .astype({"prediction_id": str})
+            .rename(columns={"prediction_id": "answered_id"}),
+            on="answered_id",
             how="left",
         )
     else:
@@ -152,6 +169,7 @@ def realized_performance(
     *,
     window: timedelta | None = None,
     arm: str | None = None,
+    version: str | None = None,
     maturity: float = 0.8,
     task: ModelTask | None = None,
     confidence: float = 0.95,
@@ -161,13 +179,16 @@ def realized_performance(
     label coverage and whether it is still provisional.
 
     ``arm`` selects one serving arm; by default every arm that answered clients (all but
-    ``shadow``). ``task`` says which metrics apply (default: a binary model whose positive
-    class is ``"1"``)."""
+    ``shadow``). ``version`` evaluates one model version on every request it scored,
+    answered or silent (during a shadow or canary trial both versions score every
+    request): a silent row takes the label of the answered row it names in
+    ``paired_id``, and counts in the coverage like any other. ``task`` says which metrics
+    apply (default: a binary model whose positive class is ``"1"``)."""
     if not 0.0 < maturity <= 1.0:
         raise ValueError(f"label maturity must be within (0, 1], got {maturity}")
     task = task or task_for("binary", classes=("0", "1"), positive_class="1")
     start, end = as_utc(start), as_utc(end)
-    frame, outputs = _labeled_predictions(engine, model_name, start, end, arm, task)
+    frame, outputs = _labeled_predictions(engine, model_name, start, end, arm, task, version)
     results = []
     for left, right in _window_bounds(start, end, window):
         ts = frame["ts"]

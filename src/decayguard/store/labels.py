@@ -140,19 +140,42 @@ def _ingest(
     return result
 
 
+SHADOW_ARM = "shadow"
+"""The arm of a silent row: a request scored by a version that did not answer it."""
+
+
+def _valid_labels(model_name: str, as_of: datetime | None) -> sa.ColumnElement[bool]:
+    """The label rows that are a key's value: the current one, or the one valid at ``as_of``."""
+    if as_of is None:
+        return sa.and_(labels.c.model_name == model_name, labels.c.superseded_at.is_(None))
+    moment = as_utc(as_of)
+    return sa.and_(
+        labels.c.model_name == model_name,
+        labels.c.received_at <= moment,
+        sa.or_(labels.c.superseded_at.is_(None), labels.c.superseded_at > moment),
+    )
+
+
 def current_labels(
     engine: Engine,
     model_name: str,
     start: datetime | None = None,
     end: datetime | None = None,
+    *,
+    as_of: datetime | None = None,
 ) -> pd.DataFrame:
     """The latest label per key, with the prediction it belongs to.
 
-    Labels keyed by entity and event time are joined to the latest prediction for
-    that entity at or before the event time. With ``start``/``end``, only labels that
-    can belong to predictions made in ``[start, end)`` are read: by id, those whose
-    prediction is in the window; by entity, those whose event time is at or after
-    ``start`` (earlier events join earlier predictions).
+    Labels keyed by entity and event time are joined to the latest *answered* prediction
+    for that entity at or before the event time: a silent row (arm ``shadow``, or one that
+    names the answered row in ``paired_id``) is the same request scored by another
+    version, never a prediction of its own; its label reaches it through ``paired_id``.
+    With ``start``/``end``, only labels that can belong to predictions made in
+    ``[start, end)`` are read: by id, those whose prediction is in the window; by entity,
+    those whose event time is at or after ``start`` (earlier events join earlier
+    predictions). With ``as_of``, each key's value as it stood then: received by
+    ``as_of`` and not yet corrected (a later correction is not seen, so a re-run at the
+    same ``as_of`` reads the same labels).
     """
     columns = (
         labels.c.label_key,
@@ -163,7 +186,7 @@ def current_labels(
         labels.c.source,
         labels.c.received_at,
     )
-    current = sa.and_(labels.c.model_name == model_name, labels.c.superseded_at.is_(None))
+    current = _valid_labels(model_name, as_of)
     if start is None and end is None:
         query = sa.select(*columns).where(current)
     else:
@@ -194,6 +217,7 @@ def current_labels(
                         sa.select(predictions.c.id, predictions.c.entity_key, predictions.c.ts)
                         .where(predictions.c.model_name == model_name)
                         .where(condition)
+                        .where(predictions.c.arm != SHADOW_ARM, predictions.c.paired_id.is_(None))
                     ).all()
                 )
         preds = pd.DataFrame(rows, columns=["id", "entity_key", "ts"])
@@ -234,12 +258,7 @@ def labels_as_of(engine: Engine, model_name: str, as_of: datetime) -> pd.DataFra
     ``None`` for labels by entity), ``value``, ``source``, ``received_at``. Labels by id of a
     prediction the store no longer has are left out.
     """
-    moment = as_utc(as_of)
-    valid = sa.and_(
-        labels.c.model_name == model_name,
-        labels.c.received_at <= moment,
-        sa.or_(labels.c.superseded_at.is_(None), labels.c.superseded_at > moment),
-    )
+    valid = _valid_labels(model_name, as_of)
     by_id = (
         sa.select(
             labels.c.label_key,

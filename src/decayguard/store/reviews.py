@@ -10,13 +10,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from decayguard.store.schema import predictions, reviews
+from decayguard.store.schema import as_utc, predictions, reviews
+
+SHADOW_ARM = "shadow"
+"""The arm of a silent row: a request scored by a version that did not answer it."""
 
 ReviewStatus = Literal["labeled", "skipped"]
 REVIEW_STATUSES: tuple[ReviewStatus, ...] = ("labeled", "skipped")
@@ -98,14 +101,14 @@ def pending_reviews(
         return [row[0] for row in conn.execute(query)]
 
 
-def _latest_reviews() -> sa.Subquery:
-    """The latest review of each prediction (highest id)."""
-    newest = (
-        sa.select(sa.func.max(reviews.c.id).label("id"))
-        .group_by(reviews.c.prediction_id)
-        .subquery("newest")
-    )
-    return sa.select(reviews).join(newest, newest.c.id == reviews.c.id).subquery("latest_reviews")
+def _latest_reviews(as_of: datetime | None = None) -> sa.Subquery:
+    """The latest review of each prediction (highest id); with ``as_of``, the latest one
+    written by then."""
+    newest = sa.select(sa.func.max(reviews.c.id).label("id")).group_by(reviews.c.prediction_id)
+    if as_of is not None:
+        newest = newest.where(reviews.c.created_at <= as_utc(as_of))
+    chosen = newest.subquery("newest")
+    return sa.select(reviews).join(chosen, chosen.c.id == reviews.c.id).subquery("latest_reviews")
 
 
 def review_progress(engine: Engine, model_name: str) -> ReviewProgress:
@@ -135,37 +138,83 @@ def reviewed_sample(
     model_name: str,
     start: datetime | None = None,
     end: datetime | None = None,
+    *,
+    version: str | None = None,
+    as_of: datetime | None = None,
 ) -> pd.DataFrame:
     """The latest review of each reviewed prediction, with what the model answered and
     the prediction's inclusion probability: columns ``prediction_id, ts, model_version,
     arm, prediction, score, inclusion_prob, review_sampled, status, value, reviewer,
-    reviewed_at``. ``start``/``end`` select by prediction time (``[start, end)``)."""
-    latest = _latest_reviews()
-    query = (
-        sa.select(
-            predictions.c.id.label("prediction_id"),
-            predictions.c.ts,
-            predictions.c.model_version,
-            predictions.c.arm,
-            predictions.c.prediction,
-            predictions.c.score,
-            predictions.c.inclusion_prob,
-            predictions.c.review_sampled,
-            latest.c.status,
-            latest.c.value,
-            latest.c.reviewer,
-            latest.c.created_at.label("reviewed_at"),
+    reviewed_at, answered_id``. ``start``/``end`` select by prediction time
+    (``[start, end)``); ``as_of``: the latest review written by then.
+
+    With ``version``, one row per request that version scored and someone reviewed,
+    answered or silent: a silent row (arm ``shadow``) reaches the review of the answered
+    row it names in ``paired_id``. ``prediction_id``, ``ts``, ``model_version``, ``arm``,
+    ``prediction`` and ``score`` are then the version's own row; ``inclusion_prob`` and
+    ``review_sampled`` are the answered row's (the one that was drawn for review), and
+    ``answered_id`` is that row's id. Without it, ``answered_id`` is ``prediction_id``.
+    """
+    latest = _latest_reviews(as_of)
+    if version is None:
+        query = (
+            sa.select(*_sample_columns(predictions, predictions, latest))
+            .join(latest, latest.c.prediction_id == predictions.c.id)
+            .where(_in_range(predictions, model_name, start, end))
+            .order_by(predictions.c.ts, predictions.c.id)
         )
-        .join(latest, latest.c.prediction_id == predictions.c.id)
-        .where(predictions.c.model_name == model_name)
-        .order_by(predictions.c.ts, predictions.c.id)
-    )
-    if start is not None:
-        query = query.where(predictions.c.ts >= start)
-    if end is not None:
-        query = query.where(predictions.c.ts < end)
+    else:
+        own, answered = predictions.alias("own"), predictions.alias("answered")
+        columns = _sample_columns(own, answered, latest)
+        scored = sa.and_(_in_range(own, model_name, start, end), own.c.model_version == version)
+        by_itself = (
+            sa.select(*columns)
+            .select_from(own)
+            .join(latest, latest.c.prediction_id == own.c.id)
+            .join(answered, answered.c.id == own.c.id)
+            .where(scored, own.c.arm != SHADOW_ARM, own.c.paired_id.is_(None))
+        )
+        through_pair = (
+            sa.select(*columns)
+            .select_from(own)
+            .join(answered, answered.c.id == own.c.paired_id)
+            .join(latest, latest.c.prediction_id == answered.c.id)
+            .where(scored)
+        )
+        union = sa.union_all(by_itself, through_pair).subquery("scored")
+        query = sa.select(union).order_by(union.c.ts, union.c.prediction_id)
     with engine.connect() as conn:
         return pd.DataFrame(conn.execute(query).all(), columns=list(query.selected_columns.keys()))
+
+
+def _sample_columns(
+    own: sa.FromClause, answered: sa.FromClause, latest: sa.Subquery
+) -> list[sa.ColumnElement[Any]]:
+    return [
+        own.c.id.label("prediction_id"),
+        own.c.ts,
+        own.c.model_version,
+        own.c.arm,
+        own.c.prediction,
+        own.c.score,
+        answered.c.inclusion_prob,
+        answered.c.review_sampled,
+        latest.c.status,
+        latest.c.value,
+        latest.c.reviewer,
+        latest.c.created_at.label("reviewed_at"),
+        answered.c.id.label("answered_id"),
+    ]
+
+
+def _in_range(
+    rows: sa.FromClause, model_name: str, start: datetime | None, end: datetime | None
+) -> sa.ColumnElement[bool]:
+    return sa.and_(
+        rows.c.model_name == model_name,
+        sa.true() if start is None else rows.c.ts >= start,
+        sa.true() if end is None else rows.c.ts < end,
+    )
 
 
 def review_history(engine: Engine, prediction_id: str) -> pd.DataFrame:
