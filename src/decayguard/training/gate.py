@@ -62,7 +62,7 @@ from decayguard.monitoring.task_base import ModelOutputs, ModelTask
 if TYPE_CHECKING:
     from decayguard.config import GateConfig
 
-__all__ = ["ChampionChallengerGate", "Criterion", "GateDecision", "PairedSample"]
+__all__ = ["ChampionChallengerGate", "Criterion", "GateDecision", "PairedSample", "row_losses"]
 
 Floats = NDArray[np.float64]
 LOSSES = frozenset({"mae", "rmse", "mape", "log_loss"})  # default margin: 1 % of the champion's
@@ -274,6 +274,15 @@ class _Prepared:
             metric, t, c, h, self.k, positive=self.positive, n_resamples=b, confidence=conf,
             rng=rng,
         )  # fmt: skip
+
+
+def row_losses(sample: PairedSample, metric: str) -> tuple[Floats, Floats]:
+    """Per-row losses of champion and challenger for ``metric`` (the rollout judge's too):
+    0-1 losses for the classifier metrics other than ``log_loss``; ``rmse``: squared errors."""
+    data = _Prepared(sample)
+    if data.classifier and metric != "log_loss":
+        return (data.t != data.codes[0]).astype(np.float64), (data.t != data.codes[1]) * 1.0
+    return data.losses(metric)
 
 
 class ChampionChallengerGate:
