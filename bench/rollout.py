@@ -23,7 +23,11 @@ Each simulation is one live trial decided every hour by the real judge and the r
   uses for other losses and for review weights);
 * a regression pair (absolute errors, heavy-tailed: both models' errors are t with 4 degrees
   of freedom, correlated ``ρ``; the challenger's MAE exactly 1 % (the margin) above the
-  champion's 1.0): ``regression_false_promotion_rate`` of the Gaussian-mixture judge.
+  champion's 1.0): ``regression_false_promotion_rate`` of the Gaussian-mixture judge;
+* ``time_uniform_miss_by_disagreement``: streams of 10,000 0-1 differences with mean exactly
+  the margin, looked at after every outcome: how often each sequence's upper bound ever falls
+  below the mean, by disagreement rate (the asymptotic sequence's plug-in variance fails when
+  the models rarely disagree, which is why the judge uses the exact one for 0-1 losses).
 
 ``swap_failures`` and ``crash_steps_consistent`` come from real components (MLServer, the
 store) in ``bench/rollout_live.py`` (``real_component_figures()``), imported lazily: null when
@@ -184,6 +188,23 @@ def simulate(runs: int, seed: int) -> dict[str, dict[str, list[Outcome]]]:
     return out
 
 
+def time_uniform_misses(runs: int, seed: int, n: int = 10_000) -> dict[str, dict[str, float]]:
+    """Share of streams of ``n`` 0-1 differences (mean exactly ``margin``) whose upper bound
+    ever falls below the mean, looked at after every outcome, by disagreement rate."""
+    out: dict[str, dict[str, float]] = {}
+    for share in (0.01, 0.03, 0.1, 0.3):
+        up, down = (share + MARGIN) / 2, (share - MARGIN) / 2
+        misses = dict.fromkeys(("empirical_bernstein", "gaussian_mixture"), 0)
+        for r in range(runs):
+            u = np.random.default_rng([seed, r, int(share * 1000)]).random(n)
+            d = np.where(u < up, 1.0, np.where(u < up + down, -1.0, 0.0))
+            for method in misses:
+                judge = RolloutJudge(margin=MARGIN, confidence=CONFIDENCE, method=method)  # type: ignore[arg-type]
+                misses[method] += bool(np.any(judge.sequence(d).upper < MARGIN))
+        out[f"{share:g}"] = {k: v / runs for k, v in misses.items()}
+    return out
+
+
 def median(values: list[int]) -> float | None:
     return float(np.median(values)) if values else None
 
@@ -265,6 +286,13 @@ def main() -> None:
         result[key] = figure["rate"]
         print(f"regression, MAE worse by the margin, {name}: promoted {figure['k']}/"
               f"{figure['n']} = {figure['rate']:.2%} {figure['ci95']}")  # fmt: skip
+    misses = time_uniform_misses(args.runs, args.seed)
+    for share, figures in misses.items():
+        print(
+            f"upper bound ever below the mean, disagreement {share}, every outcome to 10,000: "
+            + ", ".join(f"{k} {v:.2%}" for k, v in figures.items())
+        )
+    result["time_uniform_miss_by_disagreement"] = misses
     result["nominal_one_sided"] = (1 - CONFIDENCE) / 2
     result["simulation_s"] = round(time.perf_counter() - started, 1)
     result.update(live_figures(not args.no_live))
