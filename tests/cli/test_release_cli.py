@@ -28,6 +28,8 @@ from decayguard.cli import release as release_cli
 from decayguard.release.advance import AdvanceOutcome, ReleaseStatus, ReleaseStep
 from decayguard.release.stages import IllegalTransition
 from decayguard.sim.retrain_world import RetrainWorld, build_retrain_world
+from decayguard.store.deployments import active_version
+from decayguard.store.migrate import migrated_engine
 
 DECAYGUARD = str(Path(sys.executable).parent / "decayguard")
 ANSI = "\x1b["
@@ -322,23 +324,35 @@ def test_a_step_by_hand_with_no_challenger_changes_nothing(world: RetrainWorld) 
     )
 
 
+def _serving(world: RetrainWorld) -> str | None:
+    """The version the store records as deployed (what MLServer's settings load)."""
+    with migrated_engine(world.cfg.resolved_store_url) as engine:
+        return active_version(engine, world.cfg.model.name)
+
+
 @pytest.mark.slow
 def test_a_person_promotes_the_gated_challenger_then_rolls_it_back(world: RetrainWorld) -> None:
     retrained = run(
         world.folder, "retrain", "--reason", "test: a challenger", "--now", world.now.isoformat()
     )
     assert retrained.returncode == 0, retrained.stdout + retrained.stderr
+    gated = run(world.folder, "gate", "2")  # what the retrain flow does after registering
+    assert gated.returncode == 0, gated.stdout + gated.stderr
     status = json.loads(run(world.folder, "release", "status", "--json").stdout)
     assert status["candidate"]["version"] == "2", status
     assert status["candidate"]["stage"] == "validated"
 
     promoted = run(world.folder, "release", "promote", "--reason", "test: promote by hand")
     assert promoted.returncode == 0, promoted.stdout + promoted.stderr
-    assert _line(promoted.stdout, "version 2: validated -> champion", ME)
-    assert _line(promoted.stdout, "version 1: champion -> superseded")
+    assert promoted.stdout.splitlines() == [
+        f"version 1: champion -> superseded (supersede by {ME}): test: promote by hand",
+        f"version 2: validated -> champion (promote by {ME}): test: promote by hand",
+        f"{world.cfg.model.name}: champion 2, candidate none",
+    ]
     after = json.loads(run(world.folder, "release", "status", "--json").stdout)
     assert after["champion"]["version"] == "2"
     assert after["candidate"] is None
+    assert _serving(world) == "2"
 
     rolled = run(world.folder, "release", "rollback", "--reason", "test: roll back by hand")
     assert rolled.returncode == 0, rolled.stdout + rolled.stderr
@@ -347,6 +361,7 @@ def test_a_person_promotes_the_gated_challenger_then_rolls_it_back(world: Retrai
     final = json.loads(run(world.folder, "release", "status", "--json").stdout)
     assert final["champion"]["version"] == "1"
     assert final["unapplied"] == 0
+    assert _serving(world) == "1"
 
     rows = json.loads(run(world.folder, "release", "history", "--json").stdout)
     mine = [(r["version"], r["to_stage"], r["reason"]) for r in rows if r["actor"] == ME]

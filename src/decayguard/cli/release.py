@@ -102,7 +102,7 @@ def _print_outcome(outcome: AdvanceOutcome) -> None:
             "finished transitions left unapplied by an earlier run: "
             + ", ".join(str(i) for i in outcome.recovered)
         )
-    if outcome.message:
+    if outcome.message and outcome.message not in {step.reason for step in outcome.steps}:
         _plain(outcome.message)
     candidate = f"version {outcome.candidate} ({outcome.stage})" if outcome.candidate else "none"
     _plain(f"{outcome.model_name}: champion {outcome.champion or 'none'}, candidate {candidate}")
