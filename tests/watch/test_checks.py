@@ -6,7 +6,10 @@ the real MLServer endpoint); the statistics, store reads, labels and reviews are
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
 from datetime import timedelta
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -19,9 +22,17 @@ from decayguard.feedback.sampling import ReviewSampler
 from decayguard.monitoring.tasks import task_for
 from decayguard.sim import LoanScenario, SimulatedReviewer
 from decayguard.sim.training import train_model
-from decayguard.store import LabelRecord, PredictionRecord, ingest_labels, insert_predictions
+from decayguard.store import (
+    LabelRecord,
+    PredictionRecord,
+    ingest_labels,
+    insert_predictions,
+    read_metric_points,
+    record_deployment,
+)
 from decayguard.store.reviews import ReviewRecord, record_review
 from decayguard.watch import MonitoringBaseline, run_checks
+from decayguard.watch.baseline import baseline_path
 
 FEATURES = ["income", "debt_ratio", "age", "credit_lines", "utilization", "employment"]
 
@@ -150,20 +161,26 @@ def test_quiet_before_the_onsets_and_alarmed_after(
 def test_the_shadow_arm_is_not_counted_in_the_champions_window(
     store_engine: Engine, world: dict[str, object]
 ) -> None:
-    """A challenger in shadow re-scores every request: counting its rows would double the
-    inputs (overconfident drift tests) and mix its outputs into the champion's."""
+    """A challenger in shadow re-scores every request (its silent rows name the answered
+    ones): counting its rows would double the inputs (overconfident drift tests) and mix
+    its outputs into the champion's."""
     sim, model = world["sim"], world["model"]
     live = sim.live_frame().iloc[:300]  # type: ignore[attr-defined]
     scores = model.predict_proba(live[FEATURES])[:, 1]  # type: ignore[attr-defined]
     records = []
     for row, score in zip(live.itertuples(index=False), scores, strict=True):
-        for arm, suffix, p in (("champion", "", float(score)), ("shadow", ":shadow", 0.99)):
+        answered = f"shadowtest-{row.request_id}"
+        for arm, version, p, paired in (
+            ("champion", "1", float(score), None),
+            ("shadow", "2", 0.99, answered),
+        ):
             records.append(
                 PredictionRecord(
-                    id=f"shadowtest-{row.request_id}{suffix}",
+                    id=answered if paired is None else f"{answered}:shadow",
                     ts=row.event_timestamp.to_pydatetime(),
                     model_name="shadow-test",
-                    model_version="1",
+                    model_version=version,
+                    paired_id=paired,
                     arm=arm,
                     inputs={f: getattr(row, f) for f in FEATURES},
                     outputs={"proba_0": 1 - p, "proba_1": p},
@@ -179,3 +196,134 @@ def test_the_shadow_arm_is_not_counted_in_the_champions_window(
     report = run_checks(cfg, store_engine, world["baseline"], end, write=False)  # type: ignore[arg-type]
     assert report.n_predictions == 300
     assert not report.prediction_drift, "the shadow's confident scores are not the champion's"
+
+
+def _trial_world(
+    engine: Engine, world: dict[str, object], name: str, n: int, canary_every: int
+) -> tuple[list[PredictionRecord], pd.DataFrame]:
+    """``n`` requests scored by champion 1 and a challenger 2 that says the opposite: the
+    challenger answers every ``canary_every``-th one, the other version scores silently.
+    Every request gets its label; every fourth answered one is reviewed."""
+    sim, model = world["sim"], world["model"]
+    live = sim.live_frame().iloc[:n]  # type: ignore[attr-defined]
+    scores = model.predict_proba(live[FEATURES])[:, 1]  # type: ignore[attr-defined]
+    answered, silent = [], []
+    for i, (row, score) in enumerate(zip(live.itertuples(index=False), scores, strict=True)):
+        opinions = {"1": float(score), "2": 1.0 - float(score)}
+        answering = "2" if i % canary_every == 0 else "1"
+        quiet = "1" if answering == "2" else "2"
+        common = {
+            "ts": row.event_timestamp.to_pydatetime(),
+            "model_name": name,
+            "inputs": {f: getattr(row, f) for f in FEATURES},
+            "entity_key": str(row.applicant_id),
+        }
+        rid = f"{name}-{row.request_id}"
+        for version, arm, pid, paired in (
+            (answering, "challenger" if answering == "2" else "champion", rid, None),
+            (quiet, "shadow", f"{rid}:shadow", rid),
+        ):
+            p = opinions[version]
+            record = PredictionRecord(
+                id=pid,
+                model_version=version,
+                arm=arm,
+                outputs={"proba_0": 1 - p, "proba_1": p},
+                prediction="1" if p >= 0.5 else "0",
+                score=p,
+                inclusion_prob=0.25 if paired is None else 0.0,
+                review_sampled=paired is None and i % 4 == 0,
+                paired_id=paired,
+                **common,  # type: ignore[arg-type]
+            )
+            (answered if paired is None else silent).append(record)
+    insert_predictions(engine, answered + silent)
+    truth = live.set_index("request_id")["default"].astype(str)
+    ingest_labels(
+        engine,
+        [
+            LabelRecord(name, truth[r.id.removeprefix(f"{name}-")], prediction_id=r.id)
+            for r in answered
+        ],
+    )
+    for r in answered:
+        if r.review_sampled:
+            value = truth[r.id.removeprefix(f"{name}-")]
+            record_review(engine, ReviewRecord(r.id, name, "ann", "labeled", value))
+    return answered, live
+
+
+def test_a_candidate_in_canary_gets_its_own_figures_and_raises_nothing(
+    store_engine: Engine, world: dict[str, object], tmp_path: Path
+) -> None:
+    name = "canary-test"
+    _, live = _trial_world(store_engine, world, name, 400, canary_every=5)
+    champion = replace(world["baseline"], model_name=name)  # type: ignore[type-var]
+    candidate = replace(champion, model_version="2")
+    candidate.save(baseline_path(tmp_path / ".decayguard", name, "2"))
+    record_deployment(store_engine, name, "1")
+    record_deployment(store_engine, name, "2", role="challenger", mode="canary")
+    cfg = _config()
+    cfg.root = tmp_path
+    cfg.model.name = name
+    cfg.monitoring.window_hours = 24 * 30
+    cfg.monitoring.review_window_hours = 24 * 30
+    cfg.monitoring.labels_window_hours = 24 * 30
+    cfg.monitoring.min_reviews = 20
+    end = live["event_timestamp"].max().to_pydatetime() + timedelta(seconds=1)
+    report = run_checks(cfg, store_engine, champion, end)
+
+    # The champion is judged on every request it scored: 320 answered, 80 silently.
+    assert report.n_predictions == 400
+    assert report.verdicts["realized"].n == 400
+    assert report.verdicts["realized"].coverage == pytest.approx(1.0)
+    assert report.verdicts["review"].n == 100
+    assert report.verdicts["realized"].metrics["accuracy"].value > 0.8
+    assert not report.decayed, report.decay_reason
+    # The candidate (the champion's opposite) has figures of its own, under its version...
+    arm = report.arms["2"]
+    assert (arm.role, arm.n_predictions) == ("challenger", 400)
+    assert arm.verdicts["realized"].n == 400
+    assert arm.verdicts["realized"].metrics["accuracy"].value < 0.2
+    assert arm.verdicts["review"].metrics["accuracy"].value < 0.2
+    assert "accuracy" in arm.verdicts["proxy"].metrics
+    # ...which would breach the 0.8 threshold, but decide nothing and signal nothing.
+    assert not any(v.decisions for v in arm.verdicts.values())
+    rules = [s.rule for s in report.signals]
+    assert sorted(rules) == sorted(set(rules)), "one signal per rule: the champion's"
+    assert not [s.rule for s in report.signals if s.firing and s.rule.startswith("decay.")]
+    points = read_metric_points(store_engine, name, metric="realized.accuracy")
+    by_version = points.set_index("model_version")["value"]
+    assert by_version["1"] > 0.8
+    assert by_version["2"] < 0.2
+    stored = read_metric_points(store_engine, name)
+    decisions = stored[stored["metric"].str.startswith("decay.")]
+    assert set(decisions["model_version"]) == {"1"}, "no decision points for the candidate"
+    assert len(stored[stored["model_version"] == "2"]) == len(arm.points) > 20
+    summary = json.loads(json.dumps(report.to_dict(), allow_nan=False))
+    assert summary["decayed"] is False
+    assert summary["arms"]["2"]["role"] == "challenger"
+    assert "decayed" not in summary["arms"]["2"]
+    assert summary["arms"]["2"]["verdicts"]["realized"]["metrics"]["accuracy"]["value"] < 0.2
+    assert "release judge" in summary["arms"]["2"]["verdicts"]["realized"]["reason"]
+
+
+def test_a_candidate_without_a_baseline_is_reported_without_figures(
+    store_engine: Engine, world: dict[str, object], tmp_path: Path
+) -> None:
+    name = "nobaseline-test"
+    _, live = _trial_world(store_engine, world, name, 150, canary_every=3)
+    record_deployment(store_engine, name, "1")
+    record_deployment(store_engine, name, "2", role="challenger", mode="shadow")
+    cfg = _config()
+    cfg.root = tmp_path
+    cfg.model.name = name
+    cfg.monitoring.window_hours = 24 * 30
+    end = live["event_timestamp"].max().to_pydatetime() + timedelta(seconds=1)
+    baseline = replace(world["baseline"], model_name=name)  # type: ignore[type-var]
+    report = run_checks(cfg, store_engine, baseline, end)
+    arm = report.arms["2"]
+    assert arm.n_predictions == 150
+    assert "no monitoring baseline" in arm.note
+    assert arm.verdicts == {}
+    assert set(read_metric_points(store_engine, name)["model_version"]) == {"1"}

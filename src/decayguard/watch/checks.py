@@ -1,4 +1,13 @@
-"""One monitor run: three strategies, metric points, decisions, alert signals."""
+"""One monitor run: three strategies, metric points, decisions, alert signals.
+
+Every figure is computed per model version. The champion's come from every request the
+champion version scored: those it answered and, during a canary, those it scored silently
+beside the challenger's answer. When a candidate version is live (a ``challenger``
+deployment in shadow or canary), the same figures are computed for it against its own
+baseline and written as metric points under its version; they go into the report's
+``arms`` but decide nothing and raise no alert: whether the candidate is good enough is
+the release judge's question (:mod:`decayguard.release.judge`), not the monitor's.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +17,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
+import pyarrow.compute as pc
 from sqlalchemy.engine import Engine
 
 from decayguard.alerts.incidents import Signal
 from decayguard.config import DecayguardConfig
+from decayguard.errors import ConfigError
 from decayguard.feedback.estimates import reviewed_performance
-from decayguard.feedback.realized import SHADOW_ARM, realized_performance
+from decayguard.feedback.realized import realized_performance
 from decayguard.monitoring import (
     DEFAULT_METHODS,
     DecayDecision,
@@ -27,12 +38,14 @@ from decayguard.monitoring import (
 from decayguard.monitoring.results import MetricPoint as Figure
 from decayguard.monitoring.results import MetricsReport, MonitoringResult
 from decayguard.monitoring.tasks import ModelTask
-from decayguard.store import MetricPoint, read_window, write_metric_points
+from decayguard.store import MetricPoint, active_version, read_window, write_metric_points
 from decayguard.store.predictions import PredictionWindow
-from decayguard.watch.baseline import MonitoringBaseline
+from decayguard.watch.baseline import MonitoringBaseline, load_baseline
 
 PROXY, REVIEW, LABELS = "proxy", "review", "realized"
 STRATEGIES = (PROXY, REVIEW, LABELS)
+CHAMPION, CHALLENGER = "champion", "challenger"
+CANDIDATE_NOTE = "a candidate: figures only, no decision (the release judge decides)"
 
 
 @dataclass(frozen=True)
@@ -45,6 +58,8 @@ class StrategyVerdict:
     coverage: float | None = None
     provisional: bool = False
     note: str = ""
+    metrics: Mapping[str, MetricEstimate] = field(default_factory=dict)
+    """The performance figures the strategy found (estimated, reviewed or realized)."""
 
     @property
     def decayed(self) -> bool:
@@ -57,10 +72,26 @@ class StrategyVerdict:
             return "; ".join(hits)
         return self.note or "; ".join(d.reason for d in self.decisions) or "no decision"
 
+    def to_dict(self, *, decisions: bool = True) -> dict[str, Any]:
+        """Strict JSON: each metric as ``value``/``lower``/``upper`` (``None`` if unknown)."""
+        figures = {name: m.to_point() for name, m in self.metrics.items()}
+        data: dict[str, Any] = {"decayed": self.decayed} if decisions else {}
+        return data | {
+            "reason": self.reason,
+            "n": self.n,
+            "coverage": self.coverage,
+            "provisional": self.provisional,
+            "metrics": {
+                name: {"value": f.value, "lower": f.lower, "upper": f.upper}
+                for name, f in figures.items()
+            },
+        }
+
 
 @dataclass
-class CheckReport:
-    """Everything one monitor run found for one model."""
+class ArmReport:
+    """Every figure one monitor run found for one model version (the champion, or a
+    candidate on live traffic: ``role``)."""
 
     model_name: str
     model_version: str
@@ -72,7 +103,13 @@ class CheckReport:
     quality_issues: list[str] = field(default_factory=list)
     multivariate_drift: bool = False
     points: list[MetricPoint] = field(default_factory=list)
-    signals: list[Signal] = field(default_factory=list)
+    role: str = CHAMPION
+    note: str = ""
+
+    @property
+    def decides(self) -> bool:
+        """Whether the figures are judged against the decision rules (the champion's)."""
+        return self.role == CHAMPION
 
     @property
     def decayed(self) -> bool:
@@ -83,28 +120,51 @@ class CheckReport:
         return " | ".join(f"{s}: {v.reason}" for s, v in self.verdicts.items() if v.decayed)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "model_name": self.model_name,
             "model_version": self.model_version,
+            "role": self.role,
             "now": self.now.isoformat(),
             "n_predictions": self.n_predictions,
-            "decayed": self.decayed,
-            "decay_reason": self.decay_reason,
+        }
+        if self.decides:
+            data |= {"decayed": self.decayed, "decay_reason": self.decay_reason}
+        else:
+            data["note"] = self.note
+        return data | {
             "drifted_features": self.drifted_features,
             "prediction_drift": self.prediction_drift,
             "multivariate_drift": self.multivariate_drift,
             "quality_issues": self.quality_issues,
-            "verdicts": {
-                s: {"decayed": v.decayed, "reason": v.reason, "n": v.n, "coverage": v.coverage}
-                for s, v in self.verdicts.items()
-            },
+            "verdicts": {s: v.to_dict(decisions=self.decides) for s, v in self.verdicts.items()},
+        }
+
+
+@dataclass
+class CheckReport(ArmReport):
+    """Everything one monitor run found for one model: the champion's figures, decisions
+    and alert signals, and the figures of any candidate version on live traffic."""
+
+    signals: list[Signal] = field(default_factory=list)
+    arms: dict[str, ArmReport] = field(default_factory=dict)
+    """Candidate versions on live traffic by version: their figures against their own
+    baselines (metric points under their version); no decision, no signal."""
+
+    @property
+    def all_points(self) -> list[MetricPoint]:
+        """The champion's metric points, then every candidate's."""
+        return self.points + [p for arm in self.arms.values() for p in arm.points]
+
+    def to_dict(self) -> dict[str, Any]:
+        return super().to_dict() | {
+            "arms": {version: arm.to_dict() for version, arm in self.arms.items()}
         }
 
 
 class _Points:
     """Collects store metric points for one window."""
 
-    def __init__(self, report: CheckReport, start: datetime, end: datetime) -> None:
+    def __init__(self, report: ArmReport, start: datetime, end: datetime) -> None:
         self.report, self.start, self.end = report, start, end
 
     def add(
@@ -154,7 +214,7 @@ def _proxy(
     cfg: DecayguardConfig,
     baseline: MonitoringBaseline,
     window: PredictionWindow,
-    report: CheckReport,
+    report: ArmReport,
     points: _Points,
 ) -> None:
     mon = cfg.monitoring
@@ -181,10 +241,11 @@ def _proxy(
         report.multivariate_drift = multi.drifted
         results.append(multi)
     decisions: tuple[DecayDecision, ...] = ()
+    estimates = MetricsReport({}, "estimated")
     if baseline.estimator is not None:
         estimates = task.estimate(baseline.estimator, frame, outputs)
         results.append(estimates)
-        decisions = _decide(cfg, task, estimates)
+        decisions = _decide(cfg, task, estimates) if report.decides else ()
     for result in results:
         for figure in result.to_points():
             points.add(PROXY, figure, n=n)
@@ -195,7 +256,8 @@ def _proxy(
     report.quality_issues = [
         f"{f.feature}: {issue}" for f in quality.features for issue in f.issues
     ]
-    report.verdicts[PROXY] = StrategyVerdict(PROXY, decisions, n)
+    note = "" if report.decides else CANDIDATE_NOTE
+    report.verdicts[PROXY] = StrategyVerdict(PROXY, decisions, n, note=note, metrics=estimates)
 
 
 def _judge(
@@ -209,19 +271,30 @@ def _judge(
     start: datetime,
     coverage: float | None = None,
     provisional: bool = False,
+    *,
+    decides: bool = True,
 ) -> StrategyVerdict:
-    """Decide on ``metrics`` when ``n`` reaches ``minimum``; record figures and decisions."""
+    """Decide on ``metrics`` when ``n`` reaches ``minimum`` (and the arm ``decides``);
+    record figures and decisions."""
     decisions: tuple[DecayDecision, ...] = ()
-    if n >= minimum:
+    if n < minimum:
+        note = f"{n} {metrics.kind} predictions < {minimum} needed: no decision"
+    elif not decides:
+        note = CANDIDATE_NOTE
+    else:
         decisions = _decide(cfg, task, metrics)
         note = f"provisional: {coverage or 0:.0%} of labels in" if provisional else ""
-    else:
-        note = f"{n} {metrics.kind} predictions < {minimum} needed: no decision"
     figures = metrics.to_points() + [d.to_point() for d in decisions]
     for figure in figures:
         points.add(strategy, figure, n=n, coverage=coverage, provisional=provisional, start=start)
     return StrategyVerdict(
-        strategy, decisions, n, coverage=coverage, provisional=provisional, note=note
+        strategy,
+        decisions,
+        n,
+        coverage=coverage,
+        provisional=provisional,
+        note=note,
+        metrics=dict(metrics.items()),
     )
 
 
@@ -229,7 +302,7 @@ def _review(
     cfg: DecayguardConfig,
     engine: Engine,
     baseline: MonitoringBaseline,
-    report: CheckReport,
+    report: ArmReport,
     start: datetime,
     end: datetime,
     points: _Points,
@@ -239,6 +312,7 @@ def _review(
         report.model_name,
         start,
         end,
+        version=report.model_version,
         task=baseline.task,
         confidence=cfg.monitoring.confidence,
     )
@@ -251,6 +325,7 @@ def _review(
         cfg.monitoring.min_reviews,
         points,
         start,
+        decides=report.decides,
     )
 
 
@@ -258,7 +333,7 @@ def _labels(
     cfg: DecayguardConfig,
     engine: Engine,
     baseline: MonitoringBaseline,
-    report: CheckReport,
+    report: ArmReport,
     start: datetime,
     end: datetime,
     points: _Points,
@@ -268,6 +343,7 @@ def _labels(
         report.model_name,
         start,
         end,
+        version=report.model_version,
         maturity=cfg.feedback.label_maturity,
         task=baseline.task,
         confidence=cfg.monitoring.confidence,
@@ -283,6 +359,7 @@ def _labels(
         start,
         coverage=window.coverage,
         provisional=window.provisional,
+        decides=report.decides,
     )
 
 
@@ -335,6 +412,56 @@ def _signals(cfg: DecayguardConfig, report: CheckReport) -> list[Signal]:
     return signals
 
 
+def _of_version(window: PredictionWindow, version: str) -> PredictionWindow:
+    """The rows one model version scored, answered or silent."""
+    if not len(window):
+        return window
+    keep = pc.fill_null(pc.equal(window.table.column("model_version"), version), False)
+    return PredictionWindow(window.model_name, window.start, window.end, window.table.filter(keep))
+
+
+def _check_arm(
+    cfg: DecayguardConfig,
+    engine: Engine,
+    baseline: MonitoringBaseline,
+    window: PredictionWindow,
+    report: ArmReport,
+) -> None:
+    """Every strategy's figures for ``report``'s version (decisions if it ``decides``)."""
+    mon, now = cfg.monitoring, report.now
+    window = _of_version(window, report.model_version)
+    report.n_predictions = len(window)
+    points = _Points(report, window.start, now)
+    if len(window) >= mon.min_window_rows:
+        _proxy(cfg, baseline, window, report, points)
+    else:
+        report.verdicts[PROXY] = StrategyVerdict(
+            PROXY, (), len(window), note=f"{len(window)} rows < min_window_rows: no decision"
+        )
+    review_start = now - timedelta(hours=mon.review_window_hours)
+    _review(cfg, engine, baseline, report, review_start, now, points)
+    labels_start = now - timedelta(hours=mon.labels_window_hours)
+    _labels(cfg, engine, baseline, report, labels_start, now, points)
+
+
+def _candidate(
+    cfg: DecayguardConfig, engine: Engine, window: PredictionWindow, champion: str, now: datetime
+) -> ArmReport | None:
+    """The figures of the challenger version on live traffic, if there is one."""
+    version = active_version(engine, cfg.model.name, role=CHALLENGER)
+    if version is None or version == champion:
+        return None
+    arm = ArmReport(cfg.model.name, version, now, 0, role=CHALLENGER, note=CANDIDATE_NOTE)
+    try:
+        baseline = load_baseline(cfg.path(cfg.project.state_dir), cfg.model.name, version)
+    except ConfigError as exc:
+        arm.n_predictions = len(_of_version(window, version))
+        arm.note = f"no figures: {exc}"
+        return arm
+    _check_arm(cfg, engine, baseline, window, arm)
+    return arm
+
+
 def run_checks(
     cfg: DecayguardConfig,
     engine: Engine,
@@ -349,25 +476,23 @@ def run_checks(
     retrospective labels read the longer ``review_window_hours`` and ``labels_window_hours``
     (their evidence accrues slowly). Windows with fewer than ``min_window_rows`` predictions
     are reported but decide nothing.
+
+    The champion (``baseline``'s version) is judged on every request it scored, answered
+    or silent: each request once (a second version's silent row would count its inputs
+    twice and mix its outputs in). A candidate version live in shadow or canary (the
+    store's active ``challenger`` deployment) gets the same figures against its own
+    baseline, in :attr:`CheckReport.arms` and as metric points under its version, but no
+    decision and no signal; without a baseline it is reported with a note and no figures.
     """
     now = (now or datetime.now(UTC)).astimezone(UTC)
-    mon = cfg.monitoring
-    start = now - timedelta(hours=mon.window_hours)
-    # the shadow arm re-scores the same requests: its rows would count every input twice
-    window = read_window(engine, cfg.model.name, start, now).without_arm(SHADOW_ARM)
-    report = CheckReport(cfg.model.name, baseline.model_version, now, len(window))
-    points = _Points(report, start, now)
-    if len(window) >= mon.min_window_rows:
-        _proxy(cfg, baseline, window, report, points)
-    else:
-        report.verdicts[PROXY] = StrategyVerdict(
-            PROXY, (), len(window), note=f"{len(window)} rows < min_window_rows: no decision"
-        )
-    review_start = now - timedelta(hours=mon.review_window_hours)
-    _review(cfg, engine, baseline, report, review_start, now, points)
-    labels_start = now - timedelta(hours=mon.labels_window_hours)
-    _labels(cfg, engine, baseline, report, labels_start, now, points)
+    start = now - timedelta(hours=cfg.monitoring.window_hours)
+    window = read_window(engine, cfg.model.name, start, now)
+    report = CheckReport(cfg.model.name, baseline.model_version, now, 0)
+    _check_arm(cfg, engine, baseline, window, report)
     report.signals = _signals(cfg, report)
+    candidate = _candidate(cfg, engine, window, baseline.model_version, now)
+    if candidate is not None:
+        report.arms[candidate.model_version] = candidate
     if write:
-        write_metric_points(engine, report.points)
+        write_metric_points(engine, report.all_points)
     return report
