@@ -364,9 +364,11 @@ def apply_and_reconcile(
     server_url: str | None = None,
     notifier: Notifier | None = None,
     events: EventSink | None = None,
+    now: datetime | None = None,
 ) -> AdvanceOutcome:
     """A person's moves (``serve deploy``, ``release promote``...): finish any earlier
-    run's work, commit the moves, apply them."""
+    run's work, commit the moves, apply them. ``now``: the release's clock (default: the
+    wall clock; simulated in the demo)."""
     from decayguard.release.reconcile import reconcile, server_url_for
     from decayguard.store.migrate import migrated_engine
 
@@ -382,6 +384,7 @@ def apply_and_reconcile(
             actor=actor,
             reason=reason,
             evidence=evidence,
+            now=now,
             registry=registry,
             server_url=url,
             notifier=notifier,
@@ -408,6 +411,7 @@ def promote(
     server_url: str | None = None,
     notifier: Notifier | None = None,
     events: EventSink | None = None,
+    now: datetime | None = None,
 ) -> AdvanceOutcome:
     """A person promotes the candidate (or ``version``) to champion now; ``reason`` is
     required and audited. :class:`IllegalTransition` when the version cannot be promoted."""
@@ -453,6 +457,7 @@ def promote(
         server_url=server_url,
         notifier=notifier,
         events=events,
+        now=now,
     )
 
 
@@ -466,6 +471,7 @@ def rollback(
     server_url: str | None = None,
     notifier: Notifier | None = None,
     events: EventSink | None = None,
+    now: datetime | None = None,
 ) -> AdvanceOutcome:
     """A person rolls back: the candidate leaves live traffic; or, with no candidate (or
     ``version`` = the champion), the champion is rolled back and the previous champion
@@ -528,6 +534,7 @@ def rollback(
         server_url=server_url,
         notifier=notifier,
         events=events,
+        now=now,
     )
 
 

@@ -16,6 +16,7 @@ settings and hot swap, the store's deployment record, the MLflow aliases.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -205,6 +206,7 @@ def deploy_exported(
     events: EventSink | None = None,
     actor: str = "decayguard",
     reason: str = "deployed by hand",
+    now: datetime | None = None,
 ) -> AdvanceOutcome:
     """Put exported folders into service: ``champion`` as the champion and/or ``challenger``
     on trial in ``stage``. Each becomes a release (its manifest names its version) and moves
@@ -215,6 +217,7 @@ def deploy_exported(
     label column; ``drift_reference`` as in :func:`fit_baseline`), else from its training-set
     lineage when decayguard trained it; otherwise :class:`InputValidationError` naming
     ``holdout``: the monitor must not judge a new version against another's baseline.
+    ``now``: the release's clock (default: the wall clock; simulated in the demo).
     """
     from decayguard.registry.manifest import ArtifactManifest
     from decayguard.release.advance import apply_and_reconcile
@@ -283,6 +286,7 @@ def deploy_exported(
         server_url=server_url,
         notifier=notifier,
         events=events,
+        now=now,
     )
 
 

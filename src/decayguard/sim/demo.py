@@ -68,6 +68,8 @@ class DemoSettings:
     concurrency: int = 8
     task: str = "binary"
     """What the model predicts: ``binary`` (default), ``multiclass`` or ``regression``."""
+    days: int = 28
+    """Simulated days in total, history included (the story's onsets keep their days)."""
 
     def __post_init__(self) -> None:
         if self.task not in DEMO_TASKS:
@@ -76,7 +78,9 @@ class DemoSettings:
     @property
     def scenario(self) -> LoanScenario:
         per_day = 250.0 if self.fast else 600.0
-        return LoanScenario(seed=self.seed, requests_per_day=per_day, task=self.task)
+        return LoanScenario(
+            seed=self.seed, requests_per_day=per_day, task=self.task, days=self.days
+        )
 
     @property
     def demo_task(self) -> DemoTask:

@@ -62,6 +62,7 @@ def build_retrain_world(
     until_day: float | None = None,
     history_labels: bool = True,
     config_overrides: dict[str, dict[str, Any]] | None = None,
+    days: int = 28,
 ) -> RetrainWorld:
     """Write the project into ``folder`` (emptied first, like the demo's).
 
@@ -69,10 +70,11 @@ def build_retrain_world(
     ``history_labels``: also import the pre-deployment labels, as labels by entity and time
     (what a team does when it starts with decayguard on a model it already had).
     ``config_overrides``: section to keys merged into the written ``decayguard.yaml``.
+    ``days``: the scenario's length (longer: more time after the concept shift on day 21).
     """
     import yaml
 
-    settings = DemoSettings(folder=folder, fast=True, seed=seed, task=task)
+    settings = DemoSettings(folder=folder, fast=True, seed=seed, task=task, days=days)
     root = _fresh_folder(folder)
     target = settings.scenario.simulate().target()
     cfg = _write_config(root, "json://127.0.0.1:9/none", secrets.token_hex(8), settings, target)
