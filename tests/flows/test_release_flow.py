@@ -14,6 +14,7 @@ import logging
 import os
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -177,3 +178,70 @@ def test_one_flow_run_returns_the_outcome(world: RetrainWorld, prefect_api_url: 
     assert result["steps"] == []
     assert result["model_name"] == world.cfg.model.name
     assert datetime.fromisoformat(result["now"]) == world.now
+
+
+def _events(api: httpx.Client, name: str, since: datetime) -> list[dict[str, Any]]:
+    body = {"filter": {"event": {"name": [name]}, "occurred": {"since": since.isoformat()}}}
+    response = api.post("/events/filter", json=body)
+    response.raise_for_status()
+    return list(response.json()["events"])
+
+
+def _cli(world: RetrainWorld, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "decayguard"), *args],
+        cwd=world.folder,
+        env={**os.environ, "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false", **env},
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=300,
+    )
+
+
+@pytest.mark.slow
+def test_a_flow_run_finishes_a_crashed_promotion_and_announces_it_on_prefect(
+    world: RetrainWorld, prefect_api_url: str, prefect_api: httpx.Client
+) -> None:
+    """A person's promotion killed right after its transition committed: the next release
+    run applies it and emits the promoted event on the model's resource."""
+    now = world.now.isoformat()
+    retrained = _cli(world, "retrain", "--reason", "test: a challenger", "--now", now)
+    assert retrained.returncode == 0, retrained.stdout + retrained.stderr
+    assert _cli(world, "gate", "2").returncode == 0
+    crashed = _cli(
+        world,
+        "release",
+        "promote",
+        "2",
+        "--reason",
+        "test: promoted, then a crash",
+        DECAYGUARD_FAILPOINT="after_transition",
+    )
+    assert crashed.returncode == -9, crashed.stdout + crashed.stderr  # SIGKILL
+    since = datetime.now(UTC)
+    code = (
+        "import json; from decayguard.flows.release import release_flow;"
+        f"print(json.dumps(release_flow({str(world.folder)!r}, {now!r})))"
+    )
+    out = _python(code, prefect_api_url)
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["champion"] == "2"
+    assert result["recovered"], result
+    events: list[dict[str, Any]] = []
+    deadline = time.monotonic() + 30
+    while not events and time.monotonic() < deadline:
+        events = _events(prefect_api, PROMOTED_EVENT, since)
+        time.sleep(0.5)
+    mine = [
+        e
+        for e in events
+        if e["resource"]["prefect.resource.id"] == f"decayguard.model.{world.cfg.model.name}"
+    ]
+    assert len(mine) == 1, events
+    payload = mine[0]["payload"]
+    assert payload["version"] == "2"
+    assert payload["reason"] == "test: promoted, then a crash"
+    assert payload["actor"].startswith("cli:")
+    assert mine[0]["resource"]["prefect.resource.name"] == world.cfg.model.name
