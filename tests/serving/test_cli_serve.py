@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -14,7 +15,7 @@ from decayguard.cli import app
 from decayguard.store import create_store_engine, upgrade
 
 from .conftest import Artifacts
-from .helpers import ROOT, free_port, request_body, wait_stored
+from .helpers import ROOT, applicants, free_port, request_body, wait_stored
 
 runner = CliRunner()
 
@@ -56,7 +57,16 @@ def test_serve_starts_swaps_and_stops_cleanly(tmp_path: Path, artifacts: Artifac
     assert "no model deployed" in missing.stderr
     assert "Traceback" not in missing.stderr
 
-    assert "written" in serve("deploy", str(artifacts.v1), project=tmp_path)
+    # A version with no baseline and no lineage: the monitor would have nothing to judge it
+    # by, so the deploy asks for a holdout (features and the label) and changes nothing.
+    refused = runner.invoke(app, ["serve", "deploy", str(artifacts.v1), "--project", str(tmp_path)])
+    assert refused.exit_code != 0
+    assert "holdout" in str(refused.exception)
+    holdout = tmp_path / "holdout.parquet"
+    frame, label = applicants(400, seed=5)
+    frame.assign(label=label.astype(str)).to_parquet(holdout)  # model.target: label
+    deployed = serve("deploy", str(artifacts.v1), "--holdout", str(holdout), project=tmp_path)
+    assert "written" in deployed
     serve(project=tmp_path)
     pid_file = tmp_path / ".decayguard" / "mlserver.pid"
     pid = int(pid_file.read_text())
@@ -70,7 +80,7 @@ def test_serve_starts_swaps_and_stops_cleanly(tmp_path: Path, artifacts: Artifac
         first = httpx.post(url, json=request_body(artifacts.frame.iloc[0], "cli-1"))
         assert first.json()["parameters"]["model_version"] == "1"
 
-        swapped = serve("deploy", str(artifacts.v2), project=tmp_path)
+        swapped = serve("deploy", str(artifacts.v2), "--holdout", str(holdout), project=tmp_path)
         assert "loaded into the running server" in swapped
         second = httpx.post(url, json=request_body(artifacts.frame.iloc[0], "cli-2"))
         assert second.json()["parameters"]["model_version"] == "2"
@@ -82,3 +92,9 @@ def test_serve_starts_swaps_and_stops_cleanly(tmp_path: Path, artifacts: Artifac
     rows = wait_stored(store_url, ["cli-1", "cli-2"], timeout=1)
     assert {r["model_version"] for r in rows.values()} == {"1", "2"}
     assert "not running" in serve("status", project=tmp_path)
+    # Both deploys are in the release history, each version with its own baseline.
+    history = runner.invoke(app, ["release", "history", "--json", "--project", str(tmp_path)])
+    assert history.exit_code == 0, history.output
+    entered = [(t["version"], t["to_stage"]) for t in json.loads(history.output)]
+    assert entered[-2:] == [("1", "superseded"), ("2", "champion")]
+    assert (tmp_path / ".decayguard" / "baselines" / "credit-default" / "2.json").exists()

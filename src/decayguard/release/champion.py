@@ -23,7 +23,7 @@ from typing import Any, Literal
 import pandas as pd
 
 from decayguard.alerts.notify import Notifier
-from decayguard.config import CONFIG_FILENAME, DecayguardConfig
+from decayguard.config import CONFIG_FILENAME, DecayguardConfig, FeatureSpec
 from decayguard.errors import ArtifactError, ConfigError, InputValidationError
 from decayguard.registry.interface import ModelRegistry
 from decayguard.release.advance import AdvanceOutcome, EventSink
@@ -49,8 +49,10 @@ class Release:
         return self.reference_metrics.get("accuracy")
 
 
-def _feature_columns(cfg: DecayguardConfig, frame: pd.DataFrame) -> tuple[list[str], list[str]]:
-    specs = cfg.model.features
+def _feature_columns(
+    cfg: DecayguardConfig, frame: pd.DataFrame, specs: list[FeatureSpec] | None = None
+) -> tuple[list[str], list[str]]:
+    specs = cfg.model.features if specs is None else specs
     if not specs:
         raise ConfigError(
             f"{cfg.root / CONFIG_FILENAME}: model.features: the input schema is empty"
@@ -82,11 +84,12 @@ def fit_baseline(
 
     manifest = ArtifactManifest.read(folder)
     target = cfg.model.target
-    numeric, categorical = _feature_columns(cfg, holdout)
+    # the exported model's own input schema (a project may leave model.features to it)
+    numeric, categorical = _feature_columns(cfg, holdout, manifest.features)
     if target not in holdout.columns:
         raise InputValidationError(target, "the holdout needs the label column (model.target)")
     features = numeric + categorical
-    order = [s.name for s in cfg.model.features]
+    order = manifest.feature_names
     exported = load_model(folder, sha256=manifest.sha256)
     task = task_for(manifest.task, classes=manifest.classes, positive_class=manifest.positive_class)
     outputs = task.outputs_from_scores(exported.model.predict_scores(holdout[order]))
@@ -118,6 +121,7 @@ def fit_baseline_from_lineage(
     reference. :class:`ArtifactError` when the version has no lineage."""
     from decayguard.features.repo import FeatureRepo
     from decayguard.features.windows import TIME_COLUMN
+    from decayguard.registry.manifest import ArtifactManifest
     from decayguard.training.inspect import lineage_of
 
     lineage = lineage_of(cfg, version, registry)
@@ -125,7 +129,7 @@ def fit_baseline_from_lineage(
     if not start:
         raise ArtifactError(f"{cfg.model.name} version {version}: its lineage has no holdout")
     frame = FeatureRepo.from_config(cfg).load_training_set(lineage).frame
-    names = [f.name for f in cfg.model.features]
+    names = ArtifactManifest.read(folder).feature_names
     frame = frame[~frame[names].isna().all(axis=1)].dropna(subset=[cfg.model.target])
     held = pd.to_datetime(frame[TIME_COLUMN], utc=True) >= pd.Timestamp(str(start))
     training = frame[~held]
