@@ -70,8 +70,16 @@ feedback:
 serving:
   http_port: 8085               # away from 8080, which Prefect's runner uses
   grpc_port: 8086
-  mode: champion                # champion | shadow | canary
-  canary_share: 0.1
+
+# Safe rollout: a challenger that passed the gate shadows, then answers a canary share, and is
+# promoted (or rolled back) by an anytime-valid test on the labels and reviews of both arms.
+release:
+  shadow: true                  # score every request silently beside the champion first
+  canary_share: 0.1             # then answer 10% of the traffic (0: promote from shadow)
+  min_shadow_hours: 24
+  canary_hours: 24
+  min_labels: 200               # paired outcomes before a promotion
+  max_hours: 336                # undecided after two weeks: the champion stays
 
 alerts:
   # Any apprise URL: slack://..., mailtos://..., json://host/path

@@ -81,6 +81,9 @@ class AdvanceOutcome:
     """The judge's verdict (:meth:`JudgeVerdict.to_dict`), when a trial is running."""
     guard: dict[str, Any] | None = None
     """The infrastructure guard's verdict, when a trial is on live traffic."""
+    early_signal: dict[str, Any] = field(default_factory=dict)
+    """Per arm (version), the monitor's latest label-free estimate of the judged metric:
+    what the arms look like before their labels arrive (informs, does not decide)."""
     message: str = ""
     server_loaded: bool = False
     """Whether a running MLServer was asked to load new settings."""
@@ -96,6 +99,7 @@ class AdvanceOutcome:
             "recovered": self.recovered,
             "verdict": self.verdict,
             "guard": self.guard,
+            "early_signal": self.early_signal,
             "message": self.message,
         }
 
@@ -153,10 +157,12 @@ def advance(
             outcome.recovered = recovered.applied
             outcome.message = f"champion {champion.version}; no challenger"
             return outcome
-        verdict, guard_verdict = None, None
+        verdict, guard_verdict, early = None, None, {}
         if trial.stage in (Stage.SHADOW, Stage.CANARY):
             verdict = _verdict(cfg, engine, champion, trial, moment, labels_as_of)
             guard_verdict = _guard(cfg, url, champion.version, trial.version)
+            since = trial.trial_started_at or trial.stage_since
+            early = _early_signal(cfg, engine, [champion.version, trial.version], since)
         step = next_step(
             trial.stage,
             hours_in_stage=_hours(moment, trial.stage_since),
@@ -176,6 +182,7 @@ def advance(
             "stage": trial.stage.value,
             "verdict": verdict.to_dict() if verdict else None,
             "guard": guard_verdict.to_dict() if guard_verdict else None,
+            "early_signal": early,
         }
         if step.action is None:
             audit(
@@ -213,6 +220,7 @@ def advance(
         outcome.recovered = recovered.applied
         outcome.verdict = verdict.to_dict() if verdict else None
         outcome.guard = guard_verdict.to_dict() if guard_verdict else None
+        outcome.early_signal = early
         outcome.message = step.reason
         return outcome
 
@@ -229,9 +237,17 @@ def _verdict(
     now: datetime,
     labels_as_of: datetime | None,
 ) -> JudgeVerdict:
-    """The judge on every paired outcome of the trial so far."""
+    """The judge on every paired outcome of the trial so far.
+
+    Reviews join the labels in the judge's stream when they are a uniform sample of the
+    traffic (``feedback.review_strategy: uniform``); a weighted sample (uncertainty or
+    stratified sampling) would need importance weights, and the exact confidence sequence
+    the judge uses for 0-1 losses takes unweighted outcomes only, so those reviews inform
+    the per-arm reviewed figures of the monitor, not the judge.
+    """
     from decayguard.feedback.arms import paired_outcomes
     from decayguard.training.gate import LOSSES
+    from decayguard.watch.baseline import load_baseline
     from decayguard.watch.run import project_task
 
     task = project_task(cfg, engine)
@@ -245,20 +261,57 @@ def _verdict(
         start,
         _now(labels_as_of),
         task=task,
+        use_reviews=cfg.feedback.review_strategy == "uniform",
     )
     differences = np.zeros(0)
     margin = cfg.release.margin if cfg.release.margin is not None else cfg.gate.margin
+    if margin is None and metric in LOSSES:
+        # 1 % of the champion's loss on its own holdout: fixed for the whole trial
+        state = cfg.path(cfg.project.state_dir)
+        reference = load_baseline(state, cfg.model.name, champion.version).reference_metrics
+        if metric in reference:
+            value = reference[metric] ** 2 if metric == "rmse" else reference[metric]
+            margin = 0.01 * float(value)  # rmse: the judge compares squared errors
     if paired.n:
         loss_c, loss_h, _ = request_losses(
             task, metric, paired.y_true, paired.champion, paired.challenger
         )
         differences = loss_h - loss_c
         if margin is None and metric in LOSSES:
-            margin = 0.01 * float(np.average(loss_c, weights=paired.weights))
-    if margin is None:
-        margin = 0.01
-    judge = RolloutJudge(margin=margin, confidence=cfg.release.confidence, metric=metric)
+            margin = 0.01 * float(np.mean(loss_c))
+    judge = RolloutJudge(
+        margin=0.01 if margin is None else margin, confidence=cfg.release.confidence, metric=metric
+    )
     return judge.decide(differences, paired.weights if paired.n else None)
+
+
+def _early_signal(
+    cfg: DecayguardConfig, engine: Engine, versions: list[str], since: datetime
+) -> dict[str, Any]:
+    """The latest label-free estimate of the judged metric per arm (the monitor's points)."""
+    from decayguard.store.events import read_metric_points
+
+    metric = cfg.release.metric or cfg.gate_metric
+    points = read_metric_points(
+        engine, cfg.model.name, metric=f"estimated.{metric}", strategy="proxy", since=since
+    )
+    signal: dict[str, Any] = {}
+    for version in versions:
+        rows = points[points["model_version"] == version] if len(points) else points
+        if len(rows):
+            last = rows.iloc[-1]
+            signal[version] = {
+                "metric": f"estimated.{metric}",
+                "value": _finite(last["value"]),
+                "lower": _finite(last["lower"]),
+                "upper": _finite(last["upper"]),
+                "window_end": last["window_end"].isoformat(),
+            }
+    return signal
+
+
+def _finite(value: Any) -> float | None:
+    return float(value) if value is not None and np.isfinite(value) else None
 
 
 def _guard(
