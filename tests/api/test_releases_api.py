@@ -5,7 +5,11 @@ rollback of a challenger."""
 from __future__ import annotations
 
 import hashlib
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -191,3 +195,54 @@ def test_the_worlds_champion_and_its_history(world: RetrainWorld, world_api: htt
     only = world_api.post(WRITES[1], json={"reason": "it looks odd"})
     assert only.status_code == 409
     assert "no earlier champion is left to restore" in only.json()["error"]
+
+
+def _cli(world: RetrainWorld, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "decayguard"), *args],
+        cwd=world.folder,
+        env={**os.environ, "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"},
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=300,
+    )
+
+
+@pytest.mark.slow
+def test_a_person_rejects_the_waiting_challenger_through_the_api(
+    world: RetrainWorld, world_api: httpx.Client
+) -> None:
+    retrained = _cli(world, "retrain", "--reason", "test", "--now", world.now.isoformat())
+    assert retrained.returncode == 0, retrained.stdout + retrained.stderr
+    assert _cli(world, "gate", "2").returncode == 0, "the gate passes version 2"
+    status = world_api.get("/api/v1/releases/status").json()
+    assert (status["candidate"]["version"], status["candidate"]["stage"]) == ("2", "validated")
+
+    answer = world_api.post(WRITES[1], json={"version": "2", "reason": "  not this one  "})
+    assert answer.status_code == 200, answer.text
+    outcome = answer.json()
+    actor = api_actor(load_config(world.folder))
+    assert outcome["steps"] == [
+        {
+            "version": "2",
+            "action": "reject",
+            "from_stage": "validated",
+            "to_stage": "rejected",
+            "reason": "not this one",
+            "actor": actor,
+        }
+    ]
+    assert outcome["champion"] == "1"
+    assert outcome["candidate"] is None
+    history = world_api.get("/api/v1/releases/history", params={"version": "2"}).json()
+    assert [(r["to_stage"], r["actor"]) for r in history][-1] == ("rejected", actor)
+    assert [r["id"] for r in history] == sorted(r["id"] for r in history)
+    assert all(r["applied_at"] is not None for r in history)
+    again = world_api.post(WRITES[0], json={"version": "2", "reason": "changed my mind"})
+    assert again.status_code == 409
+    assert again.json() == {
+        "error": "a rejected version cannot promote",
+        "field": "version",
+        "detail": "a rejected version cannot promote",
+    }

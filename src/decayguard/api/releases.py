@@ -57,6 +57,8 @@ class TransitionOut(BaseModel):
     """One move of one version: who decided, why, on what evidence, and when it was
     applied (``None``: its side effects are not known to be done)."""
 
+    id: int
+    """The transition's id (what an outcome's ``recovered`` lists)."""
     version: str
     from_stage: str | None
     to_stage: str

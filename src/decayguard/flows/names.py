@@ -28,11 +28,12 @@ CHALLENGER_EVENT = "decayguard.challenger.registered"
 """Emitted by the retrain flow when a retraining registered a challenger; payload
 ``version``, ``parent_version``, ``run_id``, ``trigger``, ``lineage_hash``."""
 PROMOTED_EVENT = "decayguard.release.promoted"
-"""Emitted when a version became champion (by the judge or a person); payload ``version``,
-``previous_champion``, ``reason``, ``actor``."""
+"""Emitted by the release core once a version's move to champion is applied (the judge's
+promotion, a person's promote, deploy or restore); payload ``version``, ``from_stage``,
+``action``, ``reason``, ``actor``. The release flow sends it to Prefect."""
 ROLLED_BACK_EVENT = "decayguard.release.rolled_back"
-"""Emitted when a version was taken off live traffic (the candidate, or a champion whose
-predecessor serves again); payload ``version``, ``previous_champion``, ``reason``, ``actor``."""
+"""Emitted once a version was taken off live traffic (the candidate, or a champion whose
+predecessor serves again); payload as :data:`PROMOTED_EVENT`'s."""
 
 RESOURCE_PREFIX = "decayguard.model."
 """Events about a model are on the resource ``decayguard.model.<name>``."""
