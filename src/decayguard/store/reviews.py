@@ -166,20 +166,23 @@ def reviewed_sample(
     else:
         own, answered = predictions.alias("own"), predictions.alias("answered")
         columns = _sample_columns(own, answered, latest)
-        scored = sa.and_(_in_range(own, model_name, start, end), own.c.model_version == version)
         by_itself = (
             sa.select(*columns)
             .select_from(own)
             .join(latest, latest.c.prediction_id == own.c.id)
             .join(answered, answered.c.id == own.c.id)
-            .where(scored, own.c.arm != SHADOW_ARM, own.c.paired_id.is_(None))
+            .where(_in_range(own, model_name, start, end), own.c.model_version == version)
+            .where(own.c.arm != SHADOW_ARM, own.c.paired_id.is_(None))
         )
+        # A silent row has its request's time and model: the range is the answered row's,
+        # so the silent row is found through the paired_id index (a range on its own time
+        # made SQLite scan the window once per review: 55 s for 5,000 reviews).
         through_pair = (
             sa.select(*columns)
-            .select_from(own)
-            .join(answered, answered.c.id == own.c.paired_id)
-            .join(latest, latest.c.prediction_id == answered.c.id)
-            .where(scored)
+            .select_from(latest)
+            .join(answered, answered.c.id == latest.c.prediction_id)
+            .join(own, own.c.paired_id == answered.c.id)
+            .where(_in_range(answered, model_name, start, end), own.c.model_version == version)
         )
         union = sa.union_all(by_itself, through_pair).subquery("scored")
         query = sa.select(union).order_by(union.c.ts, union.c.prediction_id)
