@@ -134,8 +134,8 @@ def _swaps(cfg: Any, challenger: str, url: str, body: dict[str, Any], tmp: Path)
 def _crash_steps(served: Any) -> tuple[int, int]:
     from tests.release.test_recovery import _crash, assert_consistent
 
-    from decayguard.release.advance import advance
     from decayguard.release.failpoints import POINTS
+    from decayguard.release.run import advance
 
     expected, consistent, total = "1", 0, 0
     for point in POINTS * 2:

@@ -25,7 +25,8 @@ from typer.testing import CliRunner
 
 from decayguard.cli import app
 from decayguard.cli import release as release_cli
-from decayguard.release.advance import AdvanceOutcome, ReleaseStatus, ReleaseStep
+from decayguard.release.manual import ReleaseStatus
+from decayguard.release.run import AdvanceOutcome, ReleaseStep
 from decayguard.release.stages import IllegalTransition
 from decayguard.sim.retrain_world import RetrainWorld, build_retrain_world
 from decayguard.store.deployments import active_version
@@ -34,8 +35,8 @@ from decayguard.store.migrate import migrated_engine
 DECAYGUARD = str(Path(sys.executable).parent / "decayguard")
 ANSI = "\x1b["
 ME = f"cli:{getpass.getuser()}"
-# The module, not the function of the same name that ``decayguard.release`` re-exports.
-core = importlib.import_module("decayguard.release.advance")
+core = importlib.import_module("decayguard.release.run")  # advance
+people = importlib.import_module("decayguard.release.manual")  # promote, rollback, status...
 
 
 def run(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -138,14 +139,14 @@ def fake_core(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[dict[str,
         return AdvanceOutcome("m", NOW, "2", None, None, [step], [4], message="promoted")
 
     monkeypatch.setattr(
-        core, "promote", lambda cfg, version=None, **kw: outcome(version=version, **kw)
+        people, "promote", lambda cfg, version=None, **kw: outcome(version=version, **kw)
     )
     monkeypatch.setattr(
-        core, "rollback", lambda cfg, version=None, **kw: outcome(version=version, **kw)
+        people, "rollback", lambda cfg, version=None, **kw: outcome(version=version, **kw)
     )
     monkeypatch.setattr(core, "advance", lambda cfg, now=None, **kw: outcome(now=now, **kw))
     monkeypatch.setattr(
-        core,
+        people,
         "release_status",
         lambda cfg: ReleaseStatus(
             "m",
@@ -185,7 +186,7 @@ def fake_core(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[dict[str,
             "created_at": datetime(2026, 11, 1, 0, 5, tzinfo=UTC),
         },
     ]
-    monkeypatch.setattr(core, "release_history", lambda cfg, version=None: history)
+    monkeypatch.setattr(people, "release_history", lambda cfg, version=None: history)
     return calls
 
 

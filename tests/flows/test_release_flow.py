@@ -35,7 +35,7 @@ from decayguard.flows.names import (
 )
 from decayguard.flows.serve import release_deployment
 from decayguard.flows.stack import PrefectStack
-from decayguard.release.advance import AdvanceOutcome, ReleaseStep
+from decayguard.release.run import AdvanceOutcome, ReleaseStep
 from decayguard.sim.retrain_world import RetrainWorld, build_retrain_world
 
 

@@ -22,8 +22,8 @@ import pytest
 from decayguard.config import DecayguardConfig
 from decayguard.registry.interface import CHAMPION_ALIAS
 from decayguard.registry.mlflow_registry import registry_from_config
-from decayguard.release.advance import advance
 from decayguard.release.failpoints import ENV, POINTS
+from decayguard.release.run import advance
 from decayguard.release.stages import Stage
 from decayguard.serving import ServingProcess
 from decayguard.serving.deploy import models_dir_for, read_deployment, serving_state

@@ -21,8 +21,8 @@ import pytest
 from decayguard.config import DecayguardConfig
 from decayguard.registry import export_model
 from decayguard.registry.mlflow_registry import registry_from_config
-from decayguard.release.advance import AdvanceOutcome, advance
 from decayguard.release.champion import deploy_exported
+from decayguard.release.run import AdvanceOutcome, advance
 from decayguard.serving import ServingProcess
 from decayguard.serving.deploy import serving_state
 from decayguard.sim.population import FEATURE_NAMES

@@ -1,5 +1,5 @@
 """``/api/v1/releases``: which version serves, which is on trial, the history, and a person's
-promote and rollback (a thin adapter over :mod:`decayguard.release.advance`).
+promote and rollback (a thin adapter over :mod:`decayguard.release.run`).
 
 Reads follow ``api.protect_reads``; promote and rollback need the token, like every write.
 A move the version's stage does not allow (:class:`~decayguard.release.IllegalTransition`)
@@ -131,7 +131,7 @@ def api_actor(config: DecayguardConfig) -> str:
 def get_status(config: ConfigDep) -> dict[str, Any]:
     """Which version is champion, which is the candidate and in which stage since when, the
     latest automatic step's evidence, and the count of transitions not yet applied."""
-    from decayguard.release.advance import release_status
+    from decayguard.release.manual import release_status
 
     return release_status(config).to_dict()
 
@@ -151,7 +151,7 @@ def get_history(
 ) -> list[dict[str, Any]]:
     """Which version served when, why, and who decided: every transition of the model (or
     of one ``version``), oldest first."""
-    from decayguard.release.advance import release_history
+    from decayguard.release.manual import release_history
 
     return release_history(config, version)
 
@@ -165,7 +165,7 @@ def get_history(
 def post_promote(decision: DecisionIn, config: ConfigDep) -> dict[str, Any]:
     """A person's promotion, audited with the reason. 409 (naming ``version``) when the
     version's stage does not allow it, for example when there is no candidate."""
-    from decayguard.release.advance import promote
+    from decayguard.release.manual import promote
 
     outcome = promote(config, decision.version, reason=decision.reason, actor=api_actor(config))
     return outcome.to_dict()
@@ -181,7 +181,7 @@ def post_rollback(decision: DecisionIn, config: ConfigDep) -> dict[str, Any]:
     """A person's rollback, audited with the reason: the candidate leaves live traffic; with
     no candidate (or ``version`` = the champion) the previous champion serves again. 409
     (naming ``version``) when the version's stage does not allow it."""
-    from decayguard.release.advance import rollback
+    from decayguard.release.manual import rollback
 
     outcome = rollback(config, decision.version, reason=decision.reason, actor=api_actor(config))
     return outcome.to_dict()

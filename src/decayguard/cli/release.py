@@ -1,7 +1,7 @@
 """``decayguard release``: which version serves and which is on trial, the release history,
 and a person's promote, rollback and one step by hand.
 
-A thin adapter over :mod:`decayguard.release.advance`. A move the version's stage does not
+A thin adapter over :mod:`decayguard.release.run`. A move the version's stage does not
 allow (:class:`~decayguard.release.IllegalTransition`) prints its message and exits 1; other
 errors go through the CLI's error boundary (exit 2). The actor recorded for a person's move
 is ``cli:`` and the operating-system user.
@@ -27,7 +27,7 @@ from decayguard.cli.common import ProjectOption, config_for, console, err_consol
 from decayguard.errors import InputValidationError
 
 if TYPE_CHECKING:
-    from decayguard.release.advance import AdvanceOutcome
+    from decayguard.release.run import AdvanceOutcome
 
 app = typer.Typer(
     help="Safe rollout: the champion, the challenger's trial (shadow, canary), promote and "
@@ -144,7 +144,7 @@ def _verdict_line(check: dict[str, Any]) -> str:
 def status(project: ProjectOption = Path("."), as_json: JsonOption = False) -> None:
     """Which version is champion, which is the candidate and in which stage since when, the
     latest automatic step's verdict, and the transitions not yet applied."""
-    from decayguard.release.advance import release_status
+    from decayguard.release.manual import release_status
 
     result = release_status(config_for(project))
     if as_json:
@@ -184,7 +184,7 @@ def promote(
 ) -> None:
     """Promote the candidate (or VERSION) to champion now. Exit status 1 when its stage does
     not allow it (for example: no candidate)."""
-    from decayguard.release.advance import promote as promote_version
+    from decayguard.release.manual import promote as promote_version
 
     why = _reason(reason, "promote")
     cfg = config_for(project)
@@ -202,7 +202,7 @@ def rollback(
     """Take the candidate (or VERSION) off live traffic; with no candidate, or VERSION the
     champion, the previous champion serves again. Exit status 1 when its stage does not
     allow it."""
-    from decayguard.release.advance import rollback as rollback_version
+    from decayguard.release.manual import rollback as rollback_version
 
     why = _reason(reason, "roll back")
     cfg = config_for(project)
@@ -220,7 +220,7 @@ def history(
 ) -> None:
     """Every release transition, oldest first: which version served when, why, and who
     decided."""
-    from decayguard.release.advance import release_history
+    from decayguard.release.manual import release_history
 
     cfg = config_for(project)
     rows = release_history(cfg, version)
@@ -256,7 +256,7 @@ def advance(
 ) -> None:
     """One release step by hand: finish what an earlier run left half done, judge the
     candidate, move it at most one step (what the release flow does on its schedule)."""
-    from decayguard.release.advance import advance as advance_once
+    from decayguard.release.run import advance as advance_once
 
     clock = None
     if now is not None:

@@ -16,7 +16,7 @@ RETRAIN_DEPLOYMENT = "retrain"
 """Its deployment: ``training.schedule`` and the decay event trigger."""
 RELEASE_FLOW = "decayguard-release"
 """The release flow (:func:`decayguard.flows.release.release_flow`): one
-:func:`decayguard.release.advance` step."""
+:func:`decayguard.release.run` step."""
 RELEASE_DEPLOYMENT = "release"
 """Its deployment, served on ``monitoring.interval_minutes`` (when
 ``orchestration.schedule_monitor``; else on demand)."""
@@ -30,7 +30,8 @@ CHALLENGER_EVENT = "decayguard.challenger.registered"
 PROMOTED_EVENT = "decayguard.release.promoted"
 """Emitted by the release core once a version's move to champion is applied (the judge's
 promotion, a person's promote, deploy or restore); payload ``version``, ``from_stage``,
-``action``, ``reason``, ``actor``. The release flow sends it to Prefect."""
+``action``, ``reason``, ``actor``, ``previous_champion`` (the version it replaced, or
+``None``). The release flow sends it to Prefect."""
 ROLLED_BACK_EVENT = "decayguard.release.rolled_back"
 """Emitted once a version was taken off live traffic (the candidate, or a champion whose
 predecessor serves again); payload as :data:`PROMOTED_EVENT`'s."""

@@ -1,4 +1,4 @@
-"""The release flow: one :func:`decayguard.release.advance` step on Prefect (a thin adapter).
+"""The release flow: one :func:`decayguard.release.run` step on Prefect (a thin adapter).
 
 The ``release`` deployment (:mod:`decayguard.flows.serve`) runs it every
 ``monitoring.interval_minutes``: each run finishes what an earlier one left half done, judges
@@ -19,7 +19,8 @@ from prefect.events import emit_event
 from decayguard.config import load_config
 from decayguard.flows.names import RELEASE_FLOW, model_resource
 from decayguard.flows.retrain import parse_time
-from decayguard.release.advance import EventSink, advance
+from decayguard.release.reconcile import EventSink
+from decayguard.release.run import advance
 
 
 def prefect_events(model_name: str) -> EventSink:

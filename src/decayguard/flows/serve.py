@@ -7,7 +7,7 @@ Three deployments:
   ``orchestration.schedule_monitor``);
 - ``decayguard-retrain/retrain``: on ``training.schedule`` (cron, UTC) and, when
   ``training.on_decay``, on the monitor's ``decayguard.decay.detected`` event for this model;
-- ``decayguard-release/release``: one release step (:func:`decayguard.release.advance`)
+- ``decayguard-release/release``: one release step (:func:`decayguard.release.run`)
   every ``monitoring.interval_minutes`` (when ``orchestration.schedule_monitor``).
 
 Every deployment runs one flow run at a time and cancels newcomers (``CANCEL_NEW``).

@@ -1,8 +1,9 @@
 """Safe rollout: the release state machine, the rollout judge and the one deploy path.
 
-``advance(cfg)`` is the core the release flow, the CLI and the API call: it finishes what a
-crashed run left half done, then moves the model's challenger one step along ``validated →
-shadow → canary → champion`` when the evidence says so (or rolls it back). Every way a model
+``advance(cfg)`` (:mod:`decayguard.release.run`) is the core the release flow, the CLI and
+the API call: it finishes what a crashed run left half done, then moves the model's
+challenger one step along ``validated → shadow → canary → champion`` when the evidence says
+so (or rolls it back). Every way a model
 version goes into service (``decayguard serve deploy``, :func:`release_champion`, a promotion)
 is a transition of :mod:`decayguard.release.stages` applied by
 :mod:`decayguard.release.reconcile`.
@@ -17,18 +18,20 @@ from typing import Any
 
 _EXPORTS = {
     "Action": "decayguard.release.stages",
-    "AdvanceOutcome": "decayguard.release.advance",
+    "AdvanceOutcome": "decayguard.release.run",
     "IllegalTransition": "decayguard.release.stages",
     "JudgeVerdict": "decayguard.release.judge",
     "Release": "decayguard.release.champion",
     "RolloutJudge": "decayguard.release.judge",
     "Stage": "decayguard.release.stages",
-    "advance": "decayguard.release.advance",
+    "advance": "decayguard.release.run",
     "deploy_exported": "decayguard.release.champion",
-    "promote": "decayguard.release.advance",
+    "ReleaseStatus": "decayguard.release.manual",
+    "promote": "decayguard.release.manual",
     "release_champion": "decayguard.release.champion",
-    "release_status": "decayguard.release.advance",
-    "rollback": "decayguard.release.advance",
+    "release_history": "decayguard.release.manual",
+    "release_status": "decayguard.release.manual",
+    "rollback": "decayguard.release.manual",
 }
 
 __all__ = sorted(_EXPORTS)

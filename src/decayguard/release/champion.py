@@ -26,7 +26,8 @@ from decayguard.alerts.notify import Notifier
 from decayguard.config import CONFIG_FILENAME, DecayguardConfig, FeatureSpec
 from decayguard.errors import ArtifactError, ConfigError, InputValidationError
 from decayguard.registry.interface import ModelRegistry
-from decayguard.release.advance import AdvanceOutcome, EventSink
+from decayguard.release.reconcile import EventSink
+from decayguard.release.run import AdvanceOutcome
 from decayguard.watch.baseline import MonitoringBaseline, baseline_path
 
 
@@ -224,7 +225,7 @@ def deploy_exported(
     ``now``: the release's clock (default: the wall clock; simulated in the demo).
     """
     from decayguard.registry.manifest import ArtifactManifest
-    from decayguard.release.advance import apply_and_reconcile
+    from decayguard.release.run import apply_and_reconcile
     from decayguard.release.stages import Action, Stage
     from decayguard.store.migrate import migrated_engine
     from decayguard.store.releases import (

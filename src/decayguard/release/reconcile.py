@@ -23,6 +23,7 @@ with the server's error as their reason.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from sqlalchemy.engine import Engine
 from decayguard.alerts.notify import AppriseNotifier, Notification, Notifier, Severity
 from decayguard.config import DecayguardConfig
 from decayguard.errors import ArtifactError, ServiceError
+from decayguard.flows.names import PROMOTED_EVENT, ROLLED_BACK_EVENT
 from decayguard.registry.interface import CHALLENGER_ALIAS, CHAMPION_ALIAS, ModelRegistry
 from decayguard.release.failpoints import failpoint
 from decayguard.release.stages import Action, Stage
@@ -51,8 +53,9 @@ from decayguard.watch.baseline import baseline_path
 
 log = logging.getLogger("decayguard.release")
 
-PROMOTED_EVENT = "decayguard.release.promoted"
-ROLLED_BACK_EVENT = "decayguard.release.rolled_back"
+EventSink = Callable[[str, dict[str, Any]], None]
+"""Receives ``(event name, payload)`` after a promotion or rollback is applied: the release
+flow passes Prefect's ``emit_event`` (names in :mod:`decayguard.flows.names`)."""
 
 
 @dataclass
@@ -219,11 +222,16 @@ def _announce(
     cfg: DecayguardConfig,
     transitions: list[dict[str, Any]],
     notifier: Notifier | None,
-    events: Any,
+    events: EventSink | None,
 ) -> None:
     name = cfg.model.name
     sender = notifier or AppriseNotifier(cfg.alerts.apprise_urls)
     latest = {t["version"]: t for t in transitions}  # a compensated move is told as undone
+    replaced = [  # the champion a promotion replaced (superseded, or rolled back by a person)
+        t["version"]
+        for t in latest.values()
+        if t["from_stage"] == Stage.CHAMPION.value and t["to_stage"] != Stage.CHAMPION.value
+    ]
     for t in latest.values():
         to = t["to_stage"]
         severity: Severity
@@ -252,6 +260,7 @@ def _announce(
                     "action": t["action"],
                     "reason": t["reason"],
                     "actor": t["actor"],
+                    "previous_champion": next((v for v in replaced if v != t["version"]), None),
                 },
             )
 
@@ -294,7 +303,7 @@ def reconcile(
     registry: ModelRegistry | None = None,
     server_url: str | None = None,
     notifier: Notifier | None = None,
-    events: Any = None,
+    events: EventSink | None = None,
     _depth: int = 0,
 ) -> Reconciled:
     """Apply what the releases say (module doc); ``server_url``: the running MLServer, or
