@@ -36,9 +36,9 @@ class PairedOutcomes:
     frame: pd.DataFrame
     """One row per request: ``prediction_id`` (the answered one), ``ts``, ``known_at``,
     ``source`` (``label`` or ``review``), ``y_true``, ``weight`` (1 for labels; for reviews
-    ``mean(p) / p`` of their inclusion probability ``p``: the reviewed stream's mean of
-    ``weight * d`` is the traffic's mean of ``d``), ``answered_by`` (the version that
-    answered)."""
+    ``mean(p) / p`` of their inclusion probability ``p``, ``mean(p)`` over the paired
+    traffic: the reviewed stream's mean of ``weight * d`` is the traffic's mean of ``d``),
+    ``answered_by`` (the version that answered)."""
     champion: ModelOutputs
     challenger: ModelOutputs
 
