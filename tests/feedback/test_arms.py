@@ -186,7 +186,8 @@ def test_the_reviewed_streams_weighted_mean_is_the_traffics_mean() -> None:
 
 
 def test_truth_known_after_as_of_is_left_out(store_engine: Engine) -> None:
-    answered = _trial(store_engine, 4, sampled=(2, 3))
+    # 7 requests at p = 0.2: mean(p) / p is 0.9999999999999999 in floating point
+    answered = _trial(store_engine, 7, sampled=(2, 3), p=dict.fromkeys(range(7), 0.2))
     as_of = LATER + timedelta(hours=1)
     _label(store_engine, "1", LATER, prediction_id=answered[0].id)
     _label(store_engine, "0", as_of + timedelta(seconds=1), prediction_id=answered[1].id)
@@ -197,6 +198,8 @@ def test_truth_known_after_as_of_is_left_out(store_engine: Engine) -> None:
     out = _outcomes(store_engine, as_of)
     assert out.frame["prediction_id"].tolist() == [answered[0].id, answered[2].id]
     assert out.y_true.tolist() == ["1", "1"]
+    assert out.frame["source"].tolist() == ["label", "review"]
+    assert out.weights.tolist() == [1.0, 1.0]  # uniform sampling: exactly 1
     # A review written later supersedes an earlier one only once it is written.
     _review(store_engine, answered[2].id, "0", as_of + timedelta(minutes=2))
     assert _outcomes(store_engine, as_of).y_true.tolist() == ["1", "1"]

@@ -164,7 +164,7 @@ def paired_outcomes(
     mean(p) * d / p`` estimates the traffic's mean of ``d``, where the plain mean would
     lean towards the requests the sampler favours (the uncertain ones, where the two
     versions disagree most). Its weights average about 1, so a review and a label count
-    about the same in the judge's sample size.
+    about the same in the judge's sample size; under uniform sampling they are exactly 1.
 
     ``champion`` and ``challenger`` are each version's outputs on the rows, in order: the
     answered row's for the version that answered, the silent row's for the other.
@@ -189,7 +189,9 @@ def paired_outcomes(
     mean_p = float(traffic_p.mean()) if len(traffic_p) else np.nan
     by_review = (rows["source"] == "review").to_numpy()
     weight = np.ones(len(rows))
-    weight[by_review] = mean_p / rows["p"].to_numpy(dtype=np.float64)[by_review]
+    ratio = mean_p / rows["p"].to_numpy(dtype=np.float64)[by_review]
+    # Uniform sampling weighs exactly 1 (not 1 + rounding): a judge may test ``w == 1``.
+    weight[by_review] = np.where(np.isclose(ratio, 1.0, rtol=1e-9, atol=0.0), 1.0, ratio)
     frame = pd.DataFrame(
         {
             "prediction_id": rows["prediction_id"].astype(str).to_numpy(),
