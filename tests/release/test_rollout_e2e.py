@@ -247,3 +247,64 @@ def test_the_judge_promotes_a_better_challenger_and_rolls_back_a_worse_one(world
     state = serving_state(world.url, name)
     assert state is not None
     assert (state["champion_version"], state["challenger_version"]) == (v2, None)
+
+
+def test_an_infrastructure_breach_rolls_back_at_once_without_labels(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The guard's wiring: serving health that says the challenger fails (as scraped from
+    MLServer's metrics port, which tests/serving checks for real) rolls it back on the first
+    run, before a single label, whatever the judge would say. Runs after the test above."""
+    from decayguard.release import run as release_run
+    from decayguard.serving.arm_metrics import ArmHealth
+
+    name = world.cfg.model.name
+    engine = create_store_engine(world.cfg.resolved_store_url)
+    try:
+        champion = [h for h in release_history(engine, name) if h["to_stage"] == "champion"][-1]
+    finally:
+        engine.dispose()
+    folder = world.cfg.path(world.cfg.project.state_dir) / "artifacts" / name / "blind"
+    t = champion["created_at"] + timedelta(days=2)
+    # any model will do: the health figures below are what the guard judges
+    export_model(
+        build_pipeline().fit(
+            world.sim.frame[list(FEATURE_NAMES)].iloc[:500],
+            world.sim.frame["default"].iloc[:500].astype(int),
+        ),
+        folder.with_name("sick"),
+        model_name=name,
+        model_version="sick",
+        features=world.cfg.model.features,
+        reference=world.sim.frame[list(FEATURE_NAMES)].iloc[:500],
+        positive_class="1",
+        overwrite=True,
+    )
+    holdout = world.sim.frame.iloc[:500].assign(
+        default=world.sim.frame["default"].iloc[:500].astype(int).astype(str)
+    )
+    deploy_exported(
+        world.cfg,
+        None,
+        challenger=folder.with_name("sick"),
+        stage="shadow",
+        holdout=holdout,
+        actor="test",
+        reason="on trial",
+        now=t,
+    )
+    sick = {
+        champion["version"]: ArmHealth(champion["version"], 1000, 0, 2.0),
+        "sick": ArmHealth("sick", 1000, 120, 400.0),
+    }
+    monkeypatch.setattr(
+        "decayguard.serving.arm_metrics.read_arm_health", lambda url, model, timeout=5.0: sick
+    )
+    outcome = release_run.advance(world.cfg, now=t + timedelta(minutes=5))
+    assert [s.to_stage for s in outcome.steps] == ["rolled_back"]
+    assert outcome.steps[0].reason.startswith("infrastructure breach")
+    assert outcome.verdict is not None
+    assert outcome.verdict["n"] == 0  # no label had arrived
+    state = serving_state(world.url, name)
+    assert state is not None
+    assert (state["champion_version"], state["challenger_version"]) == (champion["version"], None)
