@@ -22,6 +22,7 @@ configured here suit the project's traffic and label delays.
 
 from __future__ import annotations
 
+import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -218,8 +219,35 @@ class ServingConfig(_Section):
 class AlertsConfig(_Section):
     apprise_urls: list[str] = Field(default_factory=list)
     """Apprise notification URLs (Slack, mailto, json://...)."""
-    cooldown_minutes: float = Field(default=60.0, ge=0)
-    """Minimum time between two notifications of the same open incident."""
+    reminder_backoff_minutes: list[float] = Field(
+        default_factory=lambda: [60.0, 240.0, 1440.0], min_length=1
+    )
+    """Gaps between the notifications of an incident that stays open, in minutes of the
+    monitor's clock (simulated in a replay): the first reminder this long after the alert,
+    the next this long after it, and so on; past the end of the list, every last gap.
+    The default reminds after 1 h, 4 h, 1 day, then daily; ``[0]`` reminds at every run."""
+    cooldown_minutes: float | None = Field(default=None, ge=0)
+    """Deprecated: use ``reminder_backoff_minutes``. When set, a fixed gap between
+    reminders (the same as ``reminder_backoff_minutes: [value]``)."""
+
+    @field_validator("reminder_backoff_minutes")
+    @classmethod
+    def _gaps_not_negative(cls, gaps: list[float]) -> list[float]:
+        if any(not gap >= 0 for gap in gaps):
+            raise ValueError(f"every gap must be 0 minutes or more, got {gaps}")
+        return gaps
+
+    @model_validator(mode="after")
+    def _cooldown_is_a_fixed_backoff(self) -> AlertsConfig:
+        if self.cooldown_minutes is not None:
+            warnings.warn(
+                "alerts.cooldown_minutes is deprecated: use alerts.reminder_backoff_minutes "
+                f"(now [{self.cooldown_minutes:g}], a fixed gap)",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            self.reminder_backoff_minutes = [self.cooldown_minutes]
+        return self
 
 
 class ApiConfig(_Section):
@@ -231,6 +259,17 @@ class ApiConfig(_Section):
     """Bearer token required by write endpoints (labels, reviews, admin)."""
     protect_reads: bool = False
     """Require the token for read endpoints too."""
+    public_url: str | None = None
+    """The base URL people open the control API at (``https://decayguard.example.com``),
+    for the dashboard links in alerts. ``None``: ``http://{api.host}:{api.port}``."""
+
+    @property
+    def base_url(self) -> str:
+        """``public_url`` without a trailing slash, or ``http://{host}:{port}``."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
 
 
 class OrchestrationConfig(_Section):
@@ -266,6 +305,12 @@ class TrainingConfig(_Section):
     the run ends as "waiting for labels" and trains nothing."""
     min_hours_between: float = Field(default=24.0, ge=0)
     """Cooldown: no retraining starts within this many hours of the last one that trained."""
+    decay_data: Literal["since_decay", "window"] = "since_decay"
+    """What a retraining triggered by decay learns from: ``since_decay``, only the labels of
+    predictions made since the decay began (the monitor's estimate: the first flagged window
+    of the earliest open decay incident), waiting until ``min_labels`` of them have matured
+    — after a concept shift the older labels teach the old world; ``window``: the
+    ``features.training_window``, as any other retraining."""
     trigger_window_minutes: float = Field(default=60.0, gt=0)
     """Decay events for one model within this window are one trigger: one retraining, however
     many events arrive (or are re-delivered)."""

@@ -41,6 +41,7 @@ def check_model(project_dir: str, now: datetime | None) -> dict[str, Any]:
     cfg = load_config(Path(project_dir))
     outcome = monitor_once(cfg, now)
     result = outcome.report.to_dict()
+    result["decay_since"] = outcome.decay_since.isoformat() if outcome.decay_since else None
     result["alerts"] = [{"fingerprint": a.fingerprint, "action": a.action} for a in outcome.alerts]
     return result
 
@@ -66,6 +67,7 @@ def monitor_flow(project_dir: str, now: datetime | None = None) -> dict[str, Any
                 "reason": result["decay_reason"],
                 "model_version": result["model_version"],
                 "window_end": result["now"],
+                "decay_since": result["decay_since"],
                 "strategies": [s for s, v in result["verdicts"].items() if v["decayed"]],
             },
         )

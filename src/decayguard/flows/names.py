@@ -23,7 +23,8 @@ RELEASE_DEPLOYMENT = "release"
 
 DECAY_EVENT = "decayguard.decay.detected"
 """Emitted by the monitor flow on decay; payload ``reason``, ``model_version``,
-``window_end`` (ISO time), ``strategies``. Triggers the retrain deployment."""
+``window_end`` (ISO time), ``strategies``, ``decay_since`` (ISO time the open decay began, as
+the monitor estimates it, or null). Triggers the retrain deployment."""
 CHALLENGER_EVENT = "decayguard.challenger.registered"
 """Emitted by the retrain flow when a retraining registered a challenger; payload
 ``version``, ``parent_version``, ``run_id``, ``trigger``, ``lineage_hash``."""

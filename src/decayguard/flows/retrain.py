@@ -88,12 +88,14 @@ def retrain_flow(
     reason: str | None = None,
     event_time: str | None = None,
     now: str | None = None,
+    since: str | None = None,
 ) -> dict[str, Any]:
     """One retraining of the project in ``project_dir`` (see the module doc).
 
     ``trigger``: ``manual``, ``schedule`` or ``decay``; ``reason``: why (the decay reason);
     ``event_time``: ISO time of the triggering event (a schedule: the run's slot);
-    ``now``: ISO time of the retraining's clock (default: the wall clock).
+    ``now``: ISO time of the retraining's clock (default: the wall clock);
+    ``since``: ISO time the decay began (the decay event's ``decay_since``).
     Returns :meth:`RetrainOutcome.to_dict`.
     """
     logger = get_run_logger()
@@ -103,8 +105,9 @@ def retrain_flow(
         at = _schedule_slot()
     clock = parse_time("now", now)
     cfg = load_config(Path(project_dir))
+    began = parse_time("since", since)
     outcome = retrain_once(
-        cfg, RetrainTrigger(kind, reason or None, at), now=clock, progress=logger.info
+        cfg, RetrainTrigger(kind, reason or None, at, began), now=clock, progress=logger.info
     )
     logger.log(_LEVELS.get(outcome.status, logging.WARNING), "%s", outcome.message)
     if outcome.status == "failed":

@@ -107,6 +107,7 @@ def decay_trigger(cfg: DecayguardConfig) -> DeploymentEventTrigger:
             "reason": "{{ event.payload.get('reason') }}",
             "event_time": "{{ event.occurred.isoformat() }}",
             "now": "{{ event.payload.get('window_end') }}",
+            "since": "{{ event.payload.get('decay_since') }}",
         },
     )
 

@@ -76,6 +76,9 @@ class RetrainTrigger:
     kind: TriggerKind
     reason: str | None = None
     at: datetime | None = None
+    since: datetime | None = None
+    """Where the decay began (the monitor's estimate): a decay retraining with
+    ``training.decay_data: since_decay`` learns from labels since then only."""
 
     def key(self, cfg: DecayguardConfig, now: datetime) -> str:
         """The trigger window: decay events inside one ``training.trigger_window_minutes``
@@ -240,7 +243,14 @@ def _train(
     say("building the training set (store labels + Feast point-in-time join)")
     t = time.perf_counter()
     repo = repo or FeatureRepo.from_config(cfg)
-    data = build_retraining_data(cfg, engine, repo, task, now=now, labels_as_of_time=as_of)
+    since = (
+        trigger.since
+        if trigger.kind == "decay" and cfg.training.decay_data == "since_decay"
+        else None
+    )
+    data = build_retraining_data(
+        cfg, engine, repo, task, now=now, labels_as_of_time=as_of, since=since
+    )
     t = clock.lap("training_set", t)
     if isinstance(data, WaitingForLabels):
         finish_training(engine, run_id, "waiting_for_labels", message=data.message)

@@ -159,10 +159,22 @@ def build_retraining_data(
     now: datetime,
     labels_as_of_time: datetime,
     save: bool = True,
+    since: datetime | None = None,
 ) -> RetrainingData | WaitingForLabels:
-    """The point-in-time training set for a retraining as of ``now`` (see the module doc)."""
+    """The point-in-time training set for a retraining as of ``now`` (see the module doc).
+
+    ``since``: learn only from labels of predictions made from then on (a retraining after a
+    decay: the older labels describe the world before it changed)."""
     need = cfg.training.min_labels
     labels = training_labels(cfg, engine, labels_as_of_time, until=now)
+    if since is not None:
+        labels = labels[labels[TIME_COLUMN] >= pd.Timestamp(as_utc(since))]
+        if labels.empty:
+            return WaitingForLabels(
+                0,
+                need,
+                f"no label yet for predictions since the decay began ({since:%Y-%m-%d %H:%M})",
+            )
     if labels.empty:
         return WaitingForLabels(0, need, "the store holds no labels for this model yet")
     cutoff, coverage = maturity_cutoff(cfg, engine, labels, now)
@@ -194,10 +206,11 @@ def build_retraining_data(
     train = usable[usable[TIME_COLUMN] < holdout_start].reset_index(drop=True)
     holdout = usable[usable[TIME_COLUMN] >= holdout_start].reset_index(drop=True)
     if len(train) < need:
+        after = f" since the decay began ({since:%Y-%m-%d %H:%M})" if since is not None else ""
         detail = (
-            f"{len(usable)} matured labels with features up to {end:%Y-%m-%d %H:%M}, of which "
-            f"{len(holdout)} are the holdout (training.holdout_days); {immature} newer labels "
-            f"have not matured (feedback.label_maturity {cfg.feedback.label_maturity:g})"
+            f"{len(usable)} matured labels{after} with features up to {end:%Y-%m-%d %H:%M}, "
+            f"of which {len(holdout)} are the holdout (training.holdout_days); {immature} newer "
+            f"labels have not matured (feedback.label_maturity {cfg.feedback.label_maturity:g})"
         )
         return WaitingForLabels(len(train), need, detail)
     labels_array = pd.Series(task.labels_array(train[cfg.model.target].to_numpy()), name="label")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Engine
 
@@ -22,6 +22,8 @@ from decayguard.watch.checks import CheckReport, run_checks
 class MonitorOutcome:
     report: CheckReport
     alerts: list[AlertOutcome]
+    decay_since: datetime | None = None
+    """Where the open decay began (see :func:`decay_onset`), or ``None``."""
 
 
 def champion_baseline(cfg: DecayguardConfig, engine: Engine) -> MonitoringBaseline:
@@ -73,6 +75,29 @@ def monitor_once(
         report = run_checks(cfg, engine, baseline, now)
         tracker = IncidentTracker.for_config(cfg, engine, notifier)
         outcomes = tracker.process(report.signals, now=report.now)
-        return MonitorOutcome(report, outcomes)
+        return MonitorOutcome(report, outcomes, decay_onset(cfg, engine))
     finally:
         engine.dispose()
+
+
+def decay_onset(cfg: DecayguardConfig, engine: Engine) -> datetime | None:
+    """Where the model's open decay began, as far as the monitor can tell: the start of the
+    first window that decided decay, for the earliest open decay incident (a strategy's
+    incident opens at the end of its first decayed window, which reaches back its window
+    length). ``None`` when no decay incident is open."""
+    from decayguard.alerts.incidents import open_incidents
+
+    mon = cfg.monitoring
+    hours = {
+        "proxy": mon.window_hours,
+        "review": mon.review_window_hours,
+        "realized": mon.labels_window_hours,
+    }
+    starts = []
+    for incident in open_incidents(engine, cfg.model.name):
+        rule = str(incident["rule"])
+        strategy = rule.removeprefix("decay.")
+        opened = incident["opened_at"]
+        if rule.startswith("decay.") and strategy in hours and isinstance(opened, datetime):
+            starts.append(opened - timedelta(hours=hours[strategy]))
+    return min(starts) if starts else None
