@@ -307,8 +307,8 @@ class TrainingConfig(_Section):
     """Cooldown: no retraining starts within this many hours of the last one that trained."""
     decay_data: Literal["since_decay", "window"] = "since_decay"
     """What a retraining triggered by decay learns from: ``since_decay``, only the labels of
-    predictions made since the decay began (the monitor's estimate: the first flagged window
-    of the earliest open decay incident), waiting until ``min_labels`` of them have matured
+    predictions made since the decay began (the monitor's estimate: the latest start of the
+    open decay incidents' first flagged windows), waiting until ``min_labels`` of them have matured
     — after a concept shift the older labels teach the old world; ``window``: the
     ``features.training_window``, as any other retraining."""
     trigger_window_minutes: float = Field(default=60.0, gt=0)

@@ -81,10 +81,10 @@ def monitor_once(
 
 
 def decay_onset(cfg: DecayguardConfig, engine: Engine) -> datetime | None:
-    """Where the model's open decay began, as far as the monitor can tell: the start of the
-    first window that decided decay, for the earliest open decay incident (a strategy's
-    incident opens at the end of its first decayed window, which reaches back its window
-    length). ``None`` when no decay incident is open."""
+    """Where the model's open decay began, as far as the monitor can tell. A strategy's
+    decay incident opens at the end of its first decayed window, which reaches back that
+    strategy's window length: the onset lies inside it, so inside every open strategy's first
+    window — after the latest of their starts. ``None`` when no decay incident is open."""
     from decayguard.alerts.incidents import open_incidents
 
     mon = cfg.monitoring
@@ -100,4 +100,4 @@ def decay_onset(cfg: DecayguardConfig, engine: Engine) -> datetime | None:
         opened = incident["opened_at"]
         if rule.startswith("decay.") and strategy in hours and isinstance(opened, datetime):
             starts.append(opened - timedelta(hours=hours[strategy]))
-    return min(starts) if starts else None
+    return max(starts) if starts else None
