@@ -84,7 +84,7 @@ release:
 alerts:
   # Any apprise URL: slack://..., mailtos://..., json://host/path
   apprise_urls: []
-  cooldown_minutes: 60
+  reminder_backoff_minutes: [60, 240, 1440]   # reminders: 1 h, 4 h, 1 day, then daily
 
 api:
   host: 127.0.0.1

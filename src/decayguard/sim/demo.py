@@ -227,7 +227,7 @@ def _write_config(
             "metrics_port": free_port(),
             "trust_event_time": True,
         },
-        "alerts": {"apprise_urls": [alert_url], "cooldown_minutes": 7 * 24 * 60},
+        "alerts": {"apprise_urls": [alert_url], "reminder_backoff_minutes": [7 * 24 * 60]},
         "api": {"port": free_port(), "token": token},
         "orchestration": {"prefect_port": free_port(), "schedule_monitor": False},
         # The demo detects decay; acting on it (retrain, gate, rollout) joins the demo with

@@ -169,6 +169,9 @@ alerts = sa.Table(
     sa.Column("last_seen_at", UtcDateTime, nullable=False),
     sa.Column("last_notified_at", UtcDateTime, nullable=True),
     sa.Column("resolved_at", UtcDateTime, nullable=True),
+    # Reminders sent since the incident was last told as new: the next one is due
+    # ``alerts.reminder_backoff_minutes[reminders_sent]`` after ``last_notified_at``.
+    sa.Column("reminders_sent", sa.Integer, nullable=False, server_default=sa.text("0")),
     sa.Index(None, "fingerprint", "status"),
 )
 

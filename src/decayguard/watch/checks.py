@@ -41,6 +41,7 @@ from decayguard.monitoring.tasks import ModelTask
 from decayguard.store import MetricPoint, active_version, read_window, write_metric_points
 from decayguard.store.predictions import PredictionWindow
 from decayguard.watch.baseline import MonitoringBaseline, load_baseline
+from decayguard.watch.messages import ProxyFindings, build_signals
 
 PROXY, REVIEW, LABELS = "proxy", "review", "realized"
 STRATEGIES = (PROXY, REVIEW, LABELS)
@@ -105,6 +106,9 @@ class ArmReport:
     points: list[MetricPoint] = field(default_factory=list)
     role: str = CHAMPION
     note: str = ""
+    findings: ProxyFindings | None = None
+    """The proxy strategy's drift and quality results, for the alert messages (``None``
+    when the window was too small to check)."""
 
     @property
     def decides(self) -> bool:
@@ -251,6 +255,18 @@ def _proxy(
             points.add(PROXY, figure, n=n)
     for d in decisions:
         points.add(PROXY, d.to_point(), n=n)
+    report.findings = ProxyFindings.of(
+        since=window.start,
+        until=report.now,
+        drift=drift,
+        quality=quality,
+        predictions=preds,
+        features=baseline.features,
+        frame=frame,
+        outputs_profile=baseline.predictions,
+        outputs=task.prediction_frame(outputs),
+        positive=getattr(task, "positive", None),
+    )
     report.drifted_features = drift.drifted_features
     report.prediction_drift = preds.drifted
     report.quality_issues = [
@@ -364,52 +380,9 @@ def _labels(
 
 
 def _signals(cfg: DecayguardConfig, report: CheckReport) -> list[Signal]:
-    model = report.model_name
-    signals = []
-    for strategy, verdict in report.verdicts.items():
-        signals.append(
-            Signal(
-                model,
-                f"decay.{strategy}",
-                verdict.decayed,
-                "critical",
-                f"performance decay by {strategy}: {verdict.reason}"
-                if verdict.decayed
-                else f"{strategy}: {verdict.reason}",
-            )
-        )
-    drifted = report.drifted_features
-    signals.append(
-        Signal(
-            model,
-            "feature_drift",
-            bool(drifted),
-            "warning",
-            f"features drifted: {', '.join(drifted)}" if drifted else "no feature drift",
-        )
-    )
-    signals.append(
-        Signal(
-            model,
-            "prediction_drift",
-            report.prediction_drift,
-            "warning",
-            "the prediction distribution shifted"
-            if report.prediction_drift
-            else "predictions stable",
-        )
-    )
-    issues = report.quality_issues
-    signals.append(
-        Signal(
-            model,
-            "data_quality",
-            bool(issues),
-            "warning",
-            "; ".join(issues) if issues else "data quality within reference",
-        )
-    )
-    return signals
+    """One signal per rule, its message saying what moved and by how much
+    (:mod:`decayguard.watch.messages`)."""
+    return build_signals(cfg, report)
 
 
 def _of_version(window: PredictionWindow, version: str) -> PredictionWindow:
