@@ -1,7 +1,10 @@
-"""Alerts: signals from each monitor run become incidents (deduplicated, with a cooldown and a
-"resolved" message), sent through apprise URLs, and exposed as Prometheus gauges."""
+"""Alerts: signals from each monitor run become incidents (deduplicated, with reminders that
+back off and a "resolved" message), sent through apprise URLs with a link to the dashboard
+view, and exposed as Prometheus gauges."""
 
+from decayguard.alerts.backoff import ReminderBackoff
 from decayguard.alerts.incidents import AlertOutcome, IncidentTracker, Signal
+from decayguard.alerts.links import dashboard_link
 from decayguard.alerts.notify import AppriseNotifier, Notification, Notifier, RecordingNotifier
 
 __all__ = [
@@ -11,5 +14,7 @@ __all__ = [
     "Notification",
     "Notifier",
     "RecordingNotifier",
+    "ReminderBackoff",
     "Signal",
+    "dashboard_link",
 ]

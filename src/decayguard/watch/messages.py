@@ -51,6 +51,9 @@ if TYPE_CHECKING:
 
 __all__ = ["ProxyFindings", "Shift", "build_signals", "shift_of"]
 
+TEST_LABELS = {"ks": "KS", "chi2": "chi-squared"}
+"""How each drift test is named beside its p-value."""
+
 METHOD_LABELS = {
     "ks": "KS D",
     "chi2": "Cohen's w",
@@ -66,6 +69,8 @@ STRATEGY_LABELS = {
     "review": "from the reviewed sample",
     "realized": "from ground-truth labels",
 }
+OUTPUT_NOUNS = {"predicted_class": "classes", "score": "score", "prediction": "prediction"}
+"""How the columns of a task's prediction frame are named in a message."""
 POINT_KIND = {"proxy": "estimated", "review": "reviewed", "realized": "realized"}
 """The metric-point prefix of each strategy's performance figures."""
 
@@ -80,8 +85,10 @@ class Shift:
     share: bool = False
 
     def text(self) -> str:
-        fmt = _share if self.share else _number
-        return f"{self.what} {fmt(self.reference)} → {fmt(self.current)}"
+        if self.share:
+            return f"{self.what} {_share(self.reference)} → {_share(self.current)}"
+        a, b = _pair(self.reference, self.current)
+        return f"{self.what} {a} → {b}"
 
 
 def shift_of(
@@ -149,7 +156,7 @@ class ProxyFindings:
         """The findings of a window: ``frame`` its inputs, ``outputs`` its prediction frame
         (the task's ``prediction_frame``); shifts are computed for drifted columns only."""
         feature_shifts = _shifts(drift, features, frame)
-        output_shifts = _shifts(predictions, outputs_profile, outputs, positive, "classes")
+        output_shifts = _shifts(predictions, outputs_profile, outputs, positive, OUTPUT_NOUNS)
         return cls(
             since,
             until,
@@ -167,13 +174,16 @@ def _shifts(
     profile: ReferenceProfile,
     frame: pd.DataFrame,
     positive: str | None = None,
-    noun: str = "",
+    nouns: dict[str, str] | None = None,
 ) -> dict[str, Shift]:
     out = {}
     for item in report.features:
         if item.drifted and item.feature in frame.columns:
             reference = profile.features_[item.feature]
             focus = positive if item.feature == "predicted_class" else None
+            noun = (nouns or {}).get(item.feature, "")
+            if nouns is not None and item.feature.startswith("proba_"):
+                noun = f"probability of {item.feature.removeprefix('proba_')!r}"
             found = shift_of(reference, frame[item.feature], focus=focus, noun=noun)
             if found is not None:
                 out[item.feature] = found
@@ -185,6 +195,13 @@ def _number(x: float) -> str:
     if not math.isfinite(x):
         return "n/a"
     return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.3g}"
+
+
+def _pair(a: float, b: float) -> tuple[str, str]:
+    """Two values with the same number of decimals (``0.298 → 0.400``)."""
+    size = max(abs(a), abs(b)) if math.isfinite(a) and math.isfinite(b) else 0.0
+    decimals = 0 if size >= 1000 else 1 if size >= 100 else 2 if size >= 1 else 3
+    return f"{a:,.{decimals}f}", f"{b:,.{decimals}f}"
 
 
 def _share(x: float) -> str:
@@ -214,22 +231,30 @@ def _ranked(report: DriftReport) -> list[FeatureDrift]:
     )
 
 
+def _moved_outputs(report: DriftReport) -> list[FeatureDrift]:
+    """Drifted output columns, the predicted classes' shares first, then the scores."""
+    return sorted(
+        (f for f in report.features if f.drifted), key=lambda f: f.kind != "categorical"
+    )
+
+
 def _effect(item: FeatureDrift) -> str:
+    """``KS D 0.245, lower bound 0.119 ≥ threshold 0.05; KS p < 0.001``."""
     label = METHOD_LABELS.get(item.effect_method, item.effect_method)
     result = next((r for r in item.results if r.method == item.effect_method), None)
     unit = " σ" if item.effect_method == "wasserstein" else ""
-    bound = ""
+    text = f"{label} {item.effect_size:.3g}{unit}"
     if result is not None and result.effect_lower is not None:
-        bound = f" (lower bound {result.effect_lower:.3g})"
-    text = f"{label} {item.effect_size:.3g}{unit}{bound} ≥ {item.effect_threshold:g}"
-    adjusted = ""
+        text += f", lower bound {result.effect_lower:.3g}{unit}"
+    text += f" ≥ threshold {item.effect_threshold:g}{unit}"
+    test = f"{TEST_LABELS.get(item.test, item.test)} {_p(item.p_value)}"
     if (
         item.adjusted_p_value is not None
         and item.p_value is not None
         and _p(item.adjusted_p_value) != _p(item.p_value)
     ):
-        adjusted = f", adjusted {_p(item.adjusted_p_value).removeprefix('p ')}"
-    return f"{text}, {item.test} {_p(item.p_value)}{adjusted}"
+        test += f" (adjusted {_p(item.adjusted_p_value).removeprefix('p ')})"
+    return f"{text}; {test}"
 
 
 # -- the messages ----------------------------------------------------------------------------
@@ -238,8 +263,8 @@ def feature_drift_message(findings: ProxyFindings) -> str:
     parts = []
     for item in ranked:
         shift = findings.feature_shifts.get(item.feature)
-        moved = f"; {shift.text()}" if shift is not None else ""
-        parts.append(f"{item.feature} ({_effect(item)}{moved})")
+        moved = f"{shift.text()}; " if shift is not None else ""
+        parts.append(f"{item.feature} ({moved}{_effect(item)})")
     quiet = len(findings.drift.features) - len(ranked)
     return (
         f"{_count(len(ranked), 'feature')} drifted over {_window(findings.since, findings.until)}"
@@ -251,7 +276,7 @@ def feature_drift_message(findings: ProxyFindings) -> str:
 
 def prediction_drift_message(findings: ProxyFindings) -> str:
     parts = []
-    for item in _ranked(findings.predictions):
+    for item in _moved_outputs(findings.predictions):
         shift = findings.output_shifts.get(item.feature)
         head = shift.text() if shift is not None else item.feature
         parts.append(f"{head} ({item.feature}: {_effect(item)})")
@@ -303,23 +328,19 @@ def quality_message(findings: ProxyFindings) -> str:
     )
 
 
-def _decision_text(decision: DecayDecision, estimate: MetricEstimate | None, strategy: str) -> str:
-    how = STRATEGY_LABELS.get(strategy, strategy)
+def _decision_text(decision: DecayDecision, estimate: MetricEstimate | None) -> str:
+    """``accuracy 0.699, 95% interval [0.675, 0.722] (wilson, n=1,452), all of it below the
+    threshold 0.8``; another rule's decision says its own reason."""
     if decision.rule != "interval" or decision.value is None:
-        return f"{decision.metric} {how}: {decision.reason}"
-    value = f"{decision.metric} {_number(decision.value)} {how}"
+        return f"{decision.metric}: {decision.reason}"
+    text = f"{decision.metric} {_number(decision.value)}"
     if decision.lower is not None and decision.upper is not None:
         level = f"{estimate.confidence:.0%} " if estimate is not None else ""
-        value += f", {level}interval [{_number(decision.lower)}, {_number(decision.upper)}]"
+        text += f", {level}interval [{_number(decision.lower)}, {_number(decision.upper)}]"
     if estimate is not None:
-        value += f" ({estimate.method}, n={estimate.n:,})"
+        text += f" ({estimate.method}, n={estimate.n:,})"
     side = "below" if decision.value < decision.threshold else "above"
-    verdict = (
-        f"the whole interval is {side} the threshold {decision.threshold:g}"
-        if decision.decayed
-        else f"the threshold {decision.threshold:g} is within reach"
-    )
-    return f"{value}: {verdict}"
+    return f"{text}, all of it {side} the threshold {decision.threshold:g}"
 
 
 def _sample(strategy: str, verdict: StrategyVerdict) -> str:
@@ -335,10 +356,11 @@ def _sample(strategy: str, verdict: StrategyVerdict) -> str:
 def decay_message(strategy: str, verdict: StrategyVerdict, since: datetime, until: datetime) -> str:
     window = f"over {_window(since, until)} ({_sample(strategy, verdict)})"
     if not verdict.decayed:
-        return f"{strategy}: {verdict.reason} {window}"
+        return f"{strategy}: {verdict.reason}, {window}"
     hits = [d for d in verdict.decisions if d.decayed]
-    texts = [_decision_text(d, verdict.metrics.get(d.metric), strategy) for d in hits]
-    return f"performance decay by {strategy} {window}: {'; '.join(texts)}."
+    texts = [_decision_text(d, verdict.metrics.get(d.metric)) for d in hits]
+    how = STRATEGY_LABELS.get(strategy, strategy)
+    return f"performance decayed, {how} (strategy {strategy}), {window}: {'; '.join(texts)}."
 
 
 # -- the signals -----------------------------------------------------------------------------
@@ -401,7 +423,7 @@ def build_signals(cfg: DecayguardConfig, report: CheckReport) -> list[Signal]:
         signals.append(
             Signal(model, "feature_drift", False, "warning", f"no feature drift {where}", link())
         )
-    moved = [] if findings is None else _ranked(findings.predictions)
+    moved = [] if findings is None else _moved_outputs(findings.predictions)
     if findings is not None and moved:
         top = moved[0]
         signals.append(
