@@ -22,7 +22,7 @@ from pydantic import BaseModel
 from sqlalchemy.engine import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from decayguard.api import labels, metrics, pages, performance, releases, reviews
+from decayguard.api import dashboard, labels, metrics, pages, performance, releases, reviews
 from decayguard.config import DecayguardConfig
 from decayguard.errors import DecayguardError, InputValidationError, StoreError
 from decayguard.feedback.review import PredictionNotFound, ReviewLeases
@@ -186,6 +186,7 @@ def create_app(config: DecayguardConfig, *, engine: Engine | None = None) -> Fas
     for router in (labels.router, reviews.router, performance.router):
         app.include_router(router, responses=ERROR_RESPONSES)
     app.include_router(releases.router, responses=RELEASE_RESPONSES)
+    app.include_router(dashboard.router, responses=ERROR_RESPONSES)
     for router in (pages.router, metrics.router):
         app.include_router(router)
     return app

@@ -18,6 +18,7 @@ from decayguard.cli import (
     orchestration,
     project,
     release,
+    report,
     serve,
     store,
     training,
@@ -47,6 +48,7 @@ app.command("models")(training.models)
 app.command("lineage")(training.lineage)
 app.command("gate")(gate.gate)
 app.add_typer(release.app, name="release")
+app.command("report")(report.report)
 
 
 def main() -> None:
