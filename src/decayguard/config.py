@@ -460,8 +460,9 @@ class DecayguardConfig(BaseSettings):
     registry: RegistryConfig = Field(default_factory=RegistryConfig)
     """The MLflow model registry that keeps every retrained version and its lineage."""
     gate: GateConfig = Field(default_factory=GateConfig)
-    release: ReleaseConfig = Field(default_factory=ReleaseConfig)
     """The champion/challenger gate a retrained version must pass before it meets traffic."""
+    release: ReleaseConfig = Field(default_factory=ReleaseConfig)
+    """The safe rollout of a validated version: shadow, canary, promotion or rollback."""
 
     root: Path = Field(default=Path("."), exclude=True)
     """Folder of the project (where decayguard.yaml lives); set by :func:`load_config`."""
