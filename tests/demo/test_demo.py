@@ -108,7 +108,7 @@ def test_the_fast_demo_detects_each_onset_with_the_strategy_that_can_see_it(
     assert result["task"] == task
     assert result["request_failures"] == 0
     assert result["requests_sent"] > 3000
-    assert result["monitor_runs"] == 21
+    assert result["monitor_runs"] == 28  # one a simulated day, days 7-35
     covariate, concept = result["onsets"]
     assert covariate["kind"] == "covariate"
     assert concept["kind"] == "concept"
@@ -123,5 +123,57 @@ def test_the_fast_demo_detects_each_onset_with_the_strategy_that_can_see_it(
     config = (run.folder / "decayguard.yaml").read_text()
     assert f"task: {task}" in config
     assert "trust_event_time: true" in config
+    _assert_the_loop_fixed_the_concept_shift(run)
     # Every component was stopped: nothing listens on the demo's ports any more.
     assert not (run.folder / ".decayguard" / "up.json").exists()
+
+
+def _assert_the_loop_fixed_the_concept_shift(run: DemoRun) -> None:
+    """Each step of the fix half, from the run's JSON and its project's store."""
+    from decayguard.store import create_store_engine
+    from decayguard.store.gate_reports import latest_gate_report
+    from decayguard.store.releases import release_history
+    from decayguard.store.training_runs import training_history
+
+    recovery = run.result["recovery"]
+    assert recovery is not None, run.output_tail
+    store = create_store_engine(f"sqlite:///{run.folder / '.decayguard' / 'store.db'}")
+    try:
+        from decayguard.sim.demo_tasks import DEMO_TASKS
+
+        model = DEMO_TASKS[run.result["task"]].model_name
+        history = release_history(store, model)
+        trainings = training_history(store, model)
+        promoted = recovery["promoted_version"]
+        # 1. the decay event retrained, once enough post-shift labels had matured
+        decay_runs = [r for r in trainings if r["trigger"] == "decay"]
+        assert any(r["status"] == "registered" for r in decay_runs), trainings
+        assert recovery["retrains"] >= 2, recovery
+        # 2. the challenger passed the gate, shadowed, went to canary, was promoted by the judge
+        assert promoted is not None, (recovery, history)
+        gate = latest_gate_report(store, model, promoted)
+        assert gate is not None
+        assert gate["passed"], gate
+        stages = [(t["to_stage"], t["actor"]) for t in history if t["version"] == promoted]
+        assert [s for s, _ in stages] == [
+            "registered", "validated", "shadow", "canary", "champion"
+        ], stages  # fmt: skip
+        assert stages[-1][1] == "decayguard"
+        # 3. the person's bad challenger was rejected by the gate or rolled back by the judge
+        assert recovery["rejected_versions"], (recovery, history)
+        bad = recovery["rejected_versions"][0]
+        assert bad != promoted
+        assert [t["to_stage"] for t in history if t["version"] == bad][-1] in (
+            "rejected",
+            "rolled_back",
+        )
+    finally:
+        store.dispose()
+    # 4. realized performance recovered, and beats the world where nothing is retrained
+    before, worst = recovery["metric_before"], recovery["metric_worst"]
+    after, never = recovery["metric_after"], recovery["metric_never_retrain"]
+    sign = -1.0 if recovery["metric"] == "mae" else 1.0  # higher is better, or lower
+    assert sign * worst < sign * before, recovery
+    assert sign * after > sign * worst, recovery
+    assert sign * after > sign * never, recovery
+    assert "The concept shift, fixed" in run.stdout

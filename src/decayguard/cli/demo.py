@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import pandas as pd
 import typer
@@ -30,6 +30,38 @@ def _cell(detections: pd.DataFrame, onset: int, strategy: str) -> str:
         return "[red]missed[/red]" if expected else "[dim]—[/dim]"
     at, delay = row["detected_at"].iloc[0], row["delay"].iloc[0]
     return f"{at:%b %d %H:%M} (+{delay.total_seconds() / 86400:.1f} d)"
+
+
+def _figure(value: float | None, metric: str) -> str:
+    return "—" if value is None else (f"{value:.1f}" if metric == "mae" else f"{value:.3f}")
+
+
+def _recovery_table(recovery: Any) -> Table:
+    """The fix half: what the loop did about the concept shift, and what it was worth."""
+    m = recovery.metric
+    table = Table(title=f"The concept shift, fixed: realized {m} (the simulator's truth)")
+    for column in ("retrain started", "promoted", "rejected", "before", "worst", "after"):
+        table.add_column(column)
+    table.add_column("never retrained")
+    table.add_row(
+        f"{recovery.retrain_started:%b %d %H:%M}" if recovery.retrain_started else "[red]no[/red]",
+        (
+            f"v{recovery.promoted_version} {recovery.promoted_at:%b %d}"
+            if recovery.promoted_version
+            else "[red]no[/red]"
+        ),
+        ", ".join(f"v{v}" for v in recovery.rejected_versions) or "—",
+        _figure(recovery.metric_before, m),
+        _figure(recovery.metric_worst, m),
+        _figure(recovery.metric_after, m),
+        _figure(recovery.metric_never_retrain, m),
+    )
+    table.caption = (
+        f"{recovery.retrains} retraining(s) trained a model; before: the week before the "
+        "onset, worst: its worst day after, after: the last week, as it ran; never retrained: "
+        "the same last week served by the first champion"
+    )
+    return table
 
 
 def demo(
@@ -87,6 +119,8 @@ def demo(
     console.print(table)
     for i, onset in enumerate(result.onsets):
         console.print(f"  {i + 1}. {onset.description}", highlight=False)
+    if result.recovery is not None:
+        console.print(_recovery_table(result.recovery))
     false_alarms = result.score.false_alarms
     console.print(f"false alarms: {len(false_alarms)}")
     for alarm in false_alarms.itertuples():

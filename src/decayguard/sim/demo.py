@@ -26,7 +26,7 @@ import shutil
 import time
 from collections.abc import Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -39,9 +39,16 @@ from decayguard.alerts.incidents import all_incidents
 from decayguard.config import DecayguardConfig, load_config
 from decayguard.errors import ConfigError, ServiceError
 from decayguard.processes import BackgroundProcess, free_port, python_command
+from decayguard.sim.demo_flows import (
+    await_triggered_retraining,
+    request_retraining,
+    run_monitor,
+    run_release,
+)
 from decayguard.sim.demo_tasks import DEMO_TASKS, DemoTask
 from decayguard.sim.feast_source import write_feature_history
 from decayguard.sim.population import FEATURE_NAMES
+from decayguard.sim.recovery import Recovery, score_recovery
 from decayguard.sim.scenario import LoanScenario, Onset, Strategy
 from decayguard.sim.scoring import Alarm, AlarmScore, score_alarms
 from decayguard.sim.simulation import Simulation
@@ -68,8 +75,15 @@ class DemoSettings:
     concurrency: int = 8
     task: str = "binary"
     """What the model predicts: ``binary`` (default), ``multiclass`` or ``regression``."""
-    days: int = 28
-    """Simulated days in total, history included (the story's onsets keep their days)."""
+    days: int = 35
+    """Simulated days in total, history included (the story's onsets keep their days): two
+    weeks after the concept shift on day 21, for the loop to retrain, trial and promote a
+    challenger and for a week of recovered traffic."""
+    label_delay_days: float = 1.0
+    """Median delay of a ground-truth label (log-normal)."""
+    closed_loop: bool = True
+    """Retrain, gate and roll out on decay (``False``: the detect half only, as in the
+    retraining tests' worlds, which drive those steps themselves)."""
 
     def __post_init__(self) -> None:
         if self.task not in DEMO_TASKS:
@@ -79,7 +93,11 @@ class DemoSettings:
     def scenario(self) -> LoanScenario:
         per_day = 250.0 if self.fast else 600.0
         return LoanScenario(
-            seed=self.seed, requests_per_day=per_day, task=self.task, days=self.days
+            seed=self.seed,
+            requests_per_day=per_day,
+            task=self.task,
+            days=self.days,
+            label_delay_median_days=self.label_delay_days,
         )
 
     @property
@@ -95,6 +113,12 @@ class DemoSettings:
     @property
     def step(self) -> timedelta:
         return timedelta(days=1)
+
+    @property
+    def retrain_min_labels(self) -> int:
+        """Labels a retraining after the decay waits for: about three days of traffic, so that
+        most of them come from after the shift (the onset estimate reaches back a little)."""
+        return int(3 * self.scenario.requests_per_day)
 
 
 @dataclass
@@ -114,6 +138,9 @@ class DemoResult:
     wall_seconds: float
     phase_seconds: dict[str, float] = field(default_factory=dict)
     """Wall time spent in each phase (set-up, traffic, labels, reviews, monitor runs...)."""
+    recovery: Recovery | None = None
+    """What the loop did about the concept shift (retrain, gate, rollout) and what it was
+    worth against the never-retrained world."""
 
     def summary(self) -> dict[str, Any]:
         """A JSON-able digest: detections per onset and strategy, false alarms, counts."""
@@ -144,6 +171,7 @@ class DemoResult:
             "reviews_answered": self.reviews_answered,
             "wall_seconds": self.wall_seconds,
             "phase_seconds": self.phase_seconds,
+            "recovery": self.recovery.to_dict() if self.recovery else None,
         }
 
 
@@ -200,7 +228,9 @@ def _write_config(
             "entity_key": "applicant_id",
             "features": [{"name": f, "dtype": "float"} for f in numeric]
             + [{"name": "employment", "dtype": "category"}],
-            "train_function": target.train_function,
+            "train_function": "demo_train:retrain"
+            if settings.closed_loop
+            else target.train_function,
         },
         "features": {
             "repo_path": "feature_repo",
@@ -209,7 +239,8 @@ def _write_config(
         },
         "monitoring": {
             "window_hours": 24,
-            "review_window_hours": 96,
+            # two days of reviews: detection and the decay's onset estimate stay close to it
+            "review_window_hours": 48 if settings.closed_loop else 96,
             "labels_window_hours": 168,
             "performance_thresholds": dict(demo_task.performance_thresholds),
             "min_window_rows": 100,
@@ -230,14 +261,66 @@ def _write_config(
         "alerts": {"apprise_urls": [alert_url], "reminder_backoff_minutes": [7 * 24 * 60]},
         "api": {"port": free_port(), "token": token},
         "orchestration": {"prefect_port": free_port(), "schedule_monitor": False},
-        # The demo detects decay; acting on it (retrain, gate, rollout) joins the demo with
-        # the champion/challenger gate. `decayguard retrain` works on a demo folder meanwhile.
         "training": {"on_decay": False},
     }
+    if settings.closed_loop:
+        config.update(_closed_loop_config(settings))
+        module, function = target.train_function.split(":")
+        text = DEMO_TRAIN.format(module=module, function=function)
+        (folder / "demo_train.py").write_text(text)
     (folder / "decayguard.yaml").write_text(
         "# Written by `decayguard demo`.\n" + yaml.safe_dump(config, sort_keys=False)
     )
     return load_config(folder)
+
+
+def _closed_loop_config(settings: DemoSettings) -> dict[str, Any]:
+    """The fix half: the decay event retrains (on the labels since the decay began, once
+    enough have matured), the gate validates, the release shadows, canaries, promotes."""
+    return {
+        "training": {
+            "on_decay": True,
+            "min_labels": settings.retrain_min_labels,
+            "holdout_days": 1,
+            "min_hours_between": 72,
+            # A simulated day passes in seconds here: each day's decay event is its own
+            # trigger (the store's cooldown, in simulated time, is what spaces retrainings).
+            "trigger_window_minutes": 0.02,
+        },
+        "gate": {"n_resamples": 1000, "smoke_requests": 100},
+        "release": {
+            "min_shadow_hours": 24,
+            "canary_hours": 24,
+            "canary_share": 0.25,
+            "min_labels": 150,
+            "max_hours": 240,
+        },
+    }
+
+
+DEMO_TRAIN = '''"""The demo's training function (model.train_function: demo_train:retrain).
+
+It trains the simulator's model ({module}:{function}), except on its second call: then it
+forgets debt_ratio, the strongest feature (trained on a constant, the model learns a zero
+weight for it) — a deliberately bad challenger, for the gate or the rollout judge to stop.
+"""
+
+import dataclasses
+from pathlib import Path
+
+from {module} import {function}
+
+CALLS = Path(__file__).with_name(".demo-train-calls")
+
+
+def retrain(training):
+    calls = int(CALLS.read_text()) + 1 if CALLS.exists() else 1
+    CALLS.write_text(str(calls))
+    if calls == 2:
+        blind = training.features.assign(debt_ratio=0.0)
+        training = dataclasses.replace(training, features=blind)
+    return {function}(training)
+'''
 
 
 def _prepare_features(cfg: DecayguardConfig, sim: Simulation) -> Any:
@@ -291,8 +374,9 @@ def _train_champion(cfg: DecayguardConfig, sim: Simulation, repo: Any) -> None:
             feature_service=built.lineage.feature_service,
         ),
     )
+    # the simulator's own function (the project's demo_train.retrain counts its calls)
     train_function = load_train_function(
-        cfg.model.train_function, cfg.root, source=str(cfg.root / "decayguard.yaml")
+        target.train_function, cfg.root, source=str(cfg.root / "decayguard.yaml")
     )
     model = train_function(training)
     release_champion(cfg, model, holdout, version="1", drift_reference=frame, actor="demo")
@@ -384,24 +468,6 @@ def _answer_reviews(
             answered += 1
 
 
-def _run_monitor(cfg: DecayguardConfig, now: datetime) -> None:
-    from prefect.client.schemas.objects import FlowRun
-    from prefect.deployments import run_deployment
-
-    from decayguard.flows.names import MONITOR
-
-    run = run_deployment(
-        MONITOR,
-        parameters={"project_dir": str(cfg.root), "now": now.isoformat()},
-        timeout=300,
-        poll_interval=0.5,
-    )
-    assert isinstance(run, FlowRun)  # run_deployment is sync outside an event loop
-    state = run.state
-    if state is None or not state.is_completed():
-        raise ServiceError(f"monitor run {run.name} ended {state.type if state else 'unknown'}")
-
-
 # -- scoring -------------------------------------------------------------------------------
 
 
@@ -464,11 +530,12 @@ def run_demo(settings: DemoSettings, progress: Progress | None = None) -> DemoRe
                 )
             )
             serving_url = f"http://127.0.0.1:{cfg.serving.http_port}"
+            person = _PersonsRetraining()
             for i, (t0, t1, rows) in enumerate(steps):
                 day = (t1 - pd.Timestamp(sim.scenario.start)) / pd.Timedelta(days=1)
                 say(
-                    f"day {day:.0f}: {len(rows)} requests, labels, reviews, monitor",
-                    0.15 + 0.85 * i / len(steps),
+                    f"day {day:.0f}: {len(rows)} requests, labels, reviews, monitor, release",
+                    0.15 + 0.8 * i / len(steps),
                 )
                 with watch("traffic through MLServer"):
                     report = replay_traffic(
@@ -480,10 +547,28 @@ def run_demo(settings: DemoSettings, progress: Progress | None = None) -> DemoRe
                     labels += _deliver_labels(client, sim.labels_due(t0, t1))
                 with watch("reviews (API)"):
                     reviews += _answer_reviews(client, truth, reviewer, t1.to_pydatetime())
+                now = t1.to_pydatetime()
+                started_wall = datetime.now(UTC)
                 with watch("monitor runs (Prefect)"):
-                    _run_monitor(cfg, t1.to_pydatetime())
+                    run_monitor(cfg, now)
                 runs += 1
-        say("scoring detections", 1.0)
+                with watch("retraining and gate (Prefect, on the decay event)"):
+                    await_triggered_retraining(started_wall, expect=_decaying(cfg))
+                if _on_trial(cfg):
+                    with watch("release steps (Prefect)"):
+                        run_release(cfg, now)
+                if person.due(cfg, now):
+                    say(f"day {day:.0f}: a person retrains by hand", 0.15 + 0.8 * i / len(steps))
+                    with watch("retraining and gate (Prefect, by hand)"):
+                        request_retraining(cfg, now, "a person retrains by hand")
+        say("scoring detections and the recovery", 0.97)
+        concept = next((o for o in sim.onsets if o.kind == "concept"), None)
+        state = cfg.path(cfg.project.state_dir).resolve()
+        recovery = (
+            score_recovery(cfg, sim, concept.start, state / "artifacts" / cfg.model.name / "1")
+            if concept is not None
+            else None
+        )
         score = score_alarms(
             sim.onsets,
             alarms_from_alerts(_opened_alerts(cfg)),
@@ -503,4 +588,54 @@ def run_demo(settings: DemoSettings, progress: Progress | None = None) -> DemoRe
         reviews_answered=reviews,
         wall_seconds=time.monotonic() - started,
         phase_seconds=watch.seconds,
+        recovery=recovery,
     )
+
+
+def _decaying(cfg: DecayguardConfig) -> bool:
+    """Whether a decay incident is open (the monitor run just sent a decay event)."""
+    from decayguard.alerts.incidents import open_incidents
+
+    engine = create_store_engine(cfg.resolved_store_url)
+    try:
+        return any(str(i["rule"]).startswith("decay.") for i in open_incidents(engine))
+    finally:
+        engine.dispose()
+
+
+def _on_trial(cfg: DecayguardConfig) -> bool:
+    """Whether the release has a challenger to move (validated, shadow or canary): the demo
+    runs the release deployment then (in production it runs every interval; a run with
+    nothing to move only costs a flow-run process, which the demo's pace cannot afford)."""
+    from decayguard.release.stages import Stage
+    from decayguard.store.releases import list_releases
+
+    engine = create_store_engine(cfg.resolved_store_url)
+    try:
+        waiting = [Stage.VALIDATED, Stage.SHADOW, Stage.CANARY]
+        return bool(list_releases(engine, cfg.model.name, waiting))
+    finally:
+        engine.dispose()
+
+
+class _PersonsRetraining:
+    """Two simulated days after the first promotion, a person retrains by hand (the
+    training function's second call: the deliberately bad challenger)."""
+
+    def __init__(self) -> None:
+        self.done = False
+
+    def due(self, cfg: DecayguardConfig, now: datetime) -> bool:
+        if self.done:
+            return False
+        from decayguard.store.releases import release_history
+
+        engine = create_store_engine(cfg.resolved_store_url)
+        try:
+            history = release_history(engine, cfg.model.name)
+        finally:
+            engine.dispose()
+        promoted = [t for t in history if t["action"] == "promote"]
+        if promoted and now >= promoted[0]["created_at"] + timedelta(days=2):
+            self.done = True
+        return self.done

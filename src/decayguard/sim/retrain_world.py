@@ -74,7 +74,15 @@ def build_retrain_world(
     """
     import yaml
 
-    settings = DemoSettings(folder=folder, fast=True, seed=seed, task=task, days=days)
+    settings = DemoSettings(
+        folder=folder,
+        fast=True,
+        seed=seed,
+        task=task,
+        days=days,
+        label_delay_days=3.0,
+        closed_loop=False,  # the tests drive retraining, the gate and the release themselves
+    )
     root = _fresh_folder(folder)
     target = settings.scenario.simulate().target()
     cfg = _write_config(root, "json://127.0.0.1:9/none", secrets.token_hex(8), settings, target)
