@@ -262,3 +262,62 @@ def test_the_link_base_is_public_url_or_the_api_address() -> None:
         "https://ops.example.com/decayguard/dashboard?model=other&feature=a+b"
         "&until=2026-10-20T02%3A00%3A00Z"
     )
+
+
+def test_a_monitor_run_on_the_store_sends_the_figures(store_engine: object) -> None:
+    """The same messages through ``run_checks`` on logged predictions: the run keeps its
+    proxy findings on the report and the signals carry them."""
+    from decayguard.store import PredictionRecord, insert_predictions
+    from decayguard.watch import MonitoringBaseline, run_checks
+
+    rng = np.random.default_rng(5)
+    task = task_for("binary", classes=("0", "1"), positive_class="1")
+
+    def rows(n: int, shift: float) -> pd.DataFrame:
+        return pd.DataFrame({"x": rng.normal(shift, 1.0, n), "z": rng.normal(0.0, 1.0, n)})
+
+    def scores(frame: pd.DataFrame) -> np.ndarray:
+        p1 = 1 / (1 + np.exp(-2 * frame["x"].to_numpy()))
+        return np.column_stack([1 - p1, p1])
+
+    reference = rows(3000, 0.0)
+    ref_out = task.outputs_from_scores(scores(reference))
+    truth = np.where(rng.random(3000) < scores(reference)[:, 1], "1", "0")
+    baseline = MonitoringBaseline.fit(
+        "store-run", "1", task, reference, reference, ref_out, truth, numeric=["x", "z"]
+    )
+    live = rows(600, 1.0)
+    live_scores = scores(live)[:, 1]
+    records = [
+        PredictionRecord(
+            id=f"p{i}",
+            ts=NOW - timedelta(hours=23) + timedelta(seconds=60 * i),
+            model_name="store-run",
+            model_version="1",
+            arm="champion",
+            inputs={"x": float(row.x), "z": float(row.z)},
+            outputs={"proba_1": float(score)},
+            prediction="1" if score >= 0.5 else "0",
+            score=float(score),
+        )
+        for i, (row, score) in enumerate(zip(live.itertuples(), live_scores, strict=True))
+    ]
+    insert_predictions(store_engine, records)  # type: ignore[arg-type]
+    cfg = _config()
+    cfg.model.name = "store-run"
+    report = run_checks(cfg, store_engine, baseline, NOW, write=False)  # type: ignore[arg-type]
+    assert report.findings is not None
+    signals = {s.rule: s for s in report.signals}
+    drift = report.findings.drift["x"]
+    assert report.drifted_features == ["x"]
+    assert signals["feature_drift"].message.startswith(
+        "1 feature drifted over 2026-10-19 00:00 – 2026-10-20 00:00 UTC (600 predictions "
+        f"against 3,000 reference rows): x (mean {reference['x'].mean():.2f} → "
+        f"{live['x'].mean():.2f}; KS D {drift.effect_size:.3g}, lower bound "
+    ), signals["feature_drift"].message
+    rate_before = float(np.mean(ref_out.predictions == "1"))
+    rate_now = float(np.mean(live_scores >= 0.5))
+    assert f"positive rate ('1') {rate_before:.2f} → {rate_now:.2f}" in (
+        signals["prediction_drift"].message
+    )
+    assert _query(signals["feature_drift"].link)["feature"] == "x"
