@@ -260,7 +260,7 @@ def test_the_link_base_is_public_url_or_the_api_address() -> None:
     link = dashboard_link(cfg, model="other", feature="a b", until=until)
     assert link == (
         "https://ops.example.com/decayguard/dashboard?model=other&feature=a+b"
-        "&until=2026-10-20T02%3A00%3A00Z"
+        "&until=2026-10-20T02:00:00Z"
     )
 
 

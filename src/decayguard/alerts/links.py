@@ -11,7 +11,7 @@ view: ``model``, ``metric`` (a metric-point name as the store keeps it: ``drift.
 >>> cfg.api.public_url = "https://decayguard.example.com/"
 >>> dashboard_link(cfg, model="credit-default", metric="drift.ks", feature="income",
 ...                since=datetime(2026, 10, 19, tzinfo=UTC))
-'https://decayguard.example.com/dashboard?model=credit-default&metric=drift.ks&feature=income&since=2026-10-19T00%3A00%3A00Z'
+'https://decayguard.example.com/dashboard?model=credit-default&metric=drift.ks&feature=income&since=2026-10-19T00:00:00Z'
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def dashboard_url(
         "since": None if since is None else link_time(since),
         "until": None if until is None else link_time(until),
     }
-    query = urlencode({k: v for k, v in params.items() if v is not None})
+    query = urlencode({k: v for k, v in params.items() if v is not None}, safe=":")
     return f"{base.rstrip('/')}{DASHBOARD_PATH}" + (f"?{query}" if query else "")
 
 
