@@ -156,7 +156,7 @@ def test_feature_drift_names_each_feature_with_its_effect_size_largest_first(
         "metric": "drift.ks",
         "feature": "income",
         "since": "2026-10-19T00:00:00Z",
-        "until": "2026-10-20T00:00:00Z",
+        "until": "2026-10-20T00:01:00Z",
     }
     assert signal.link.startswith("https://decayguard.example.com/dashboard?")
 
@@ -199,7 +199,7 @@ def test_decay_names_the_estimate_interval_threshold_strategy_and_window(
         "model": "credit-default",
         "metric": "realized.accuracy",
         "since": f"{labels_since:%Y-%m-%dT%H:%M:%SZ}",
-        "until": "2026-10-20T00:00:00Z",
+        "until": "2026-10-20T00:01:00Z",
     }
 
 

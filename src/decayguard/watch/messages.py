@@ -15,7 +15,8 @@ plain-text paragraph (it goes to Slack, e-mail and webhooks alike):
 
 Each names its window (``since`` – ``until`` and the number of predictions), and its
 ``link`` opens the dashboard on it: ``model``, ``metric`` (the store's metric-point name),
-``feature`` when one feature is in question, ``since`` and ``until``.
+``feature`` when one feature is in question, ``since`` (the window's start) and ``until``
+(a minute past its end: the dashboard's ``until`` is exclusive).
 """
 
 from __future__ import annotations
@@ -71,6 +72,9 @@ STRATEGY_LABELS = {
 }
 OUTPUT_NOUNS = {"predicted_class": "classes", "score": "score", "prediction": "prediction"}
 """How the columns of a task's prediction frame are named in a message."""
+VIEW_MARGIN = timedelta(minutes=1)
+"""A link's ``until`` is this far past the alert window's end: the dashboard's ``until`` is
+exclusive (and to the minute in its form), and the view must hold the run that fired."""
 POINT_KIND = {"proxy": "estimated", "review": "reviewed", "realized": "realized"}
 """The metric-point prefix of each strategy's performance figures."""
 
@@ -233,9 +237,7 @@ def _ranked(report: DriftReport) -> list[FeatureDrift]:
 
 def _moved_outputs(report: DriftReport) -> list[FeatureDrift]:
     """Drifted output columns, the predicted classes' shares first, then the scores."""
-    return sorted(
-        (f for f in report.features if f.drifted), key=lambda f: f.kind != "categorical"
-    )
+    return sorted((f for f in report.features if f.drifted), key=lambda f: f.kind != "categorical")
 
 
 def _effect(item: FeatureDrift) -> str:
@@ -381,7 +383,9 @@ def _decay_signal(
     metric = None
     if decisions:
         metric = f"{POINT_KIND.get(strategy, strategy)}.{decisions[0].metric}"
-    link = dashboard_link(cfg, model=report.model_name, metric=metric, since=since, until=until)
+    link = dashboard_link(
+        cfg, model=report.model_name, metric=metric, since=since, until=until + VIEW_MARGIN
+    )
     return Signal(
         report.model_name,
         f"decay.{strategy}",
@@ -402,7 +406,7 @@ def build_signals(cfg: DecayguardConfig, report: CheckReport) -> list[Signal]:
 
     def link(metric: str | None = None, feature: str | None = None) -> str:
         return dashboard_link(
-            cfg, model=model, metric=metric, feature=feature, since=since, until=now
+            cfg, model=model, metric=metric, feature=feature, since=since, until=now + VIEW_MARGIN
         )
 
     where = f"over {_window(since, now)} ({_count(report.n_predictions, 'prediction')})"
