@@ -267,6 +267,10 @@ def test_the_link_base_is_public_url_or_the_api_address() -> None:
 def test_a_monitor_run_on_the_store_sends_the_figures(store_engine: object) -> None:
     """The same messages through ``run_checks`` on logged predictions: the run keeps its
     proxy findings on the report and the signals carry them."""
+    _monitor_run(store_engine)
+
+
+def _monitor_run(store_engine: object) -> tuple[CheckReport, DecayguardConfig]:
     from decayguard.store import PredictionRecord, insert_predictions
     from decayguard.watch import MonitoringBaseline, run_checks
 
@@ -321,3 +325,36 @@ def test_a_monitor_run_on_the_store_sends_the_figures(store_engine: object) -> N
         signals["prediction_drift"].message
     )
     assert _query(signals["feature_drift"].link)["feature"] == "x"
+    return report, cfg
+
+
+def test_the_alerts_link_opens_the_dashboard_on_what_fired(store_url: str) -> None:
+    """The link of a real alert, asked of the real control API's dashboard data: the
+    flagged drift point and the open incident are in the view it names."""
+    from fastapi.testclient import TestClient
+
+    from decayguard.alerts import IncidentTracker, RecordingNotifier
+    from decayguard.api import create_app
+    from decayguard.store import create_store_engine, write_metric_points
+
+    engine = create_store_engine(store_url)
+    try:
+        report, cfg = _monitor_run(engine)
+        write_metric_points(engine, report.all_points)
+        notifier = RecordingNotifier()
+        IncidentTracker.for_config(cfg, engine, notifier).process(report.signals, now=report.now)
+    finally:
+        engine.dispose()
+    opened = {n.title: n for n in notifier.sent}
+    drift = opened["[WARNING] store-run: feature_drift"]
+    link = drift.body.rsplit("Dashboard: ", 1)[1]
+    assert link.startswith("https://decayguard.example.com/dashboard?model=store-run&")
+    cfg.project.store_url = store_url
+    with TestClient(create_app(cfg)) as client:
+        answer = client.get(f"/api/v1/dashboard/data?{urlsplit(link).query}")
+    assert answer.status_code == 200, answer.text
+    decisions = answer.json()["decisions"]
+    assert {i["rule"] for i in decisions["incidents"]} >= {"feature_drift", "prediction_drift"}
+    assert any(f["metric"] == "drift.ks" and f["feature"] == "x" for f in decisions["flagged"]), (
+        decisions["flagged"]
+    )
