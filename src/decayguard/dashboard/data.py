@@ -287,7 +287,9 @@ def load_dashboard(
     )
     flags = decision_points(engine, name, since, until, limit=decision_limit, flagged_only=True)
     flags = flags[~flags["metric"].astype(str).str.startswith(DECAY_PREFIX)]
-    decisions = pd.concat([decays, flags], ignore_index=True) if len(flags) else decays
+    decisions = pd.DataFrame(
+        decays.to_dict("records") + flags.to_dict("records"), columns=decays.columns
+    )
     if len(decisions):
         decisions = decisions.sort_values("window_end", ascending=False, kind="stable")
     incidents = alerts_between(engine, name, since, until, limit=event_limit)

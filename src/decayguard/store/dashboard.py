@@ -64,8 +64,8 @@ was flagged or provisional, and how many points the bin holds."""
 def _epoch(conn: Connection, column: Any) -> sa.ColumnElement[float]:
     """Seconds since 1970 of a stored timestamp, on SQLite (UTC text) and PostgreSQL."""
     if conn.dialect.name == "sqlite":
-        days: sa.ColumnElement[float] = sa.func.julianday(column) - sa.literal_column("2440587.5")
-        return days * sa.literal_column("86400.0")
+        # Whole seconds: julianday()'s float puts 01:00:00 at 00:59:59.99999 (the wrong bin).
+        return sa.cast(sa.func.strftime("%s", column), sa.Float)
     return sa.cast(sa.extract("epoch", column), sa.Float)
 
 
