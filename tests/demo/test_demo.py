@@ -108,7 +108,7 @@ def test_the_fast_demo_detects_each_onset_with_the_strategy_that_can_see_it(
     assert result["task"] == task
     assert result["request_failures"] == 0
     assert result["requests_sent"] > 3000
-    assert result["monitor_runs"] == 28  # one a simulated day, days 7-35
+    assert result["monitor_runs"] == 21  # one a simulated day, days 7-28
     covariate, concept = result["onsets"]
     assert covariate["kind"] == "covariate"
     assert concept["kind"] == "concept"

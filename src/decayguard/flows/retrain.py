@@ -89,13 +89,17 @@ def retrain_flow(
     event_time: str | None = None,
     now: str | None = None,
     since: str | None = None,
+    labels_as_of: str | None = None,
 ) -> dict[str, Any]:
     """One retraining of the project in ``project_dir`` (see the module doc).
 
     ``trigger``: ``manual``, ``schedule`` or ``decay``; ``reason``: why (the decay reason);
     ``event_time``: ISO time of the triggering event (a schedule: the run's slot);
     ``now``: ISO time of the retraining's clock (default: the wall clock);
-    ``since``: ISO time the decay began (the decay event's ``decay_since``).
+    ``since``: ISO time the decay began (the decay event's ``decay_since``);
+    ``labels_as_of``: read the store's labels as they stood then (a decay event: the time it
+    occurred, so the retraining learns what was known when the decay was seen, however late
+    it starts; default: the wall clock).
     Returns :meth:`RetrainOutcome.to_dict`.
     """
     logger = get_run_logger()
@@ -107,7 +111,11 @@ def retrain_flow(
     cfg = load_config(Path(project_dir))
     began = parse_time("since", since)
     outcome = retrain_once(
-        cfg, RetrainTrigger(kind, reason or None, at, began), now=clock, progress=logger.info
+        cfg,
+        RetrainTrigger(kind, reason or None, at, began),
+        now=clock,
+        labels_as_of=parse_time("labels_as_of", labels_as_of),
+        progress=logger.info,
     )
     logger.log(_LEVELS.get(outcome.status, logging.WARNING), "%s", outcome.message)
     if outcome.status == "failed":

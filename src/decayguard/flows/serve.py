@@ -89,8 +89,9 @@ def decay_trigger(cfg: DecayguardConfig) -> DeploymentEventTrigger:
     """Run a retraining on this model's decay event, once per trigger window.
 
     The event's payload becomes the flow's parameters through Prefect's Jinja templates:
-    ``reason``, the event's time (``event_time``, which picks the store's trigger window) and
-    the decayed window's end (``now``, the retraining's clock).
+    ``reason``, the event's time (``event_time``, which picks the store's trigger window, and
+    ``labels_as_of``: the labels as they stood when the decay was seen), the decayed window's
+    end (``now``, the retraining's clock) and where the decay began (``since``).
     """
     return DeploymentEventTrigger(
         name=f"retrain {cfg.model.name} on decay",
@@ -108,6 +109,7 @@ def decay_trigger(cfg: DecayguardConfig) -> DeploymentEventTrigger:
             "event_time": "{{ event.occurred.isoformat() }}",
             "now": "{{ event.payload.get('window_end') }}",
             "since": "{{ event.payload.get('decay_since') }}",
+            "labels_as_of": "{{ event.occurred.isoformat() }}",
         },
     )
 

@@ -2,14 +2,14 @@
 
 Simulated time runs far faster than wall-clock time, so the demo runs the monitor and the
 release deployments itself, with the simulated ``now``, instead of waiting for their
-schedules; the retraining is started by Prefect itself, on the monitor's decay event (the
-demo only waits for it to finish before simulated time moves on, so that a retraining never
-reads labels from its future). A person's retraining is a manual run of the same deployment.
+schedules; the retraining is started by Prefect itself, on the monitor's decay event: it runs
+beside the demo and reads the store's labels as they stood when the decay was seen, so a late
+start never lets it learn from its future. A person's retraining is a manual run of the same
+deployment.
 """
 
 from __future__ import annotations
 
-import contextlib
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -47,8 +47,10 @@ def run_release(cfg: DecayguardConfig, now: datetime) -> None:
 
 
 def request_retraining(cfg: DecayguardConfig, now: datetime, reason: str) -> None:
-    """A person's retraining (``decayguard retrain``), on the same deployment. A failed flow
-    run (the training function raised) is the person's problem, not the demo's."""
+    """A person's retraining (``decayguard retrain``), on the same deployment, left to run
+    beside the demo like the ones the decay events start."""
+    from prefect.deployments import run_deployment
+
     from decayguard.flows.names import RETRAIN
 
     parameters = {
@@ -56,14 +58,14 @@ def request_retraining(cfg: DecayguardConfig, now: datetime, reason: str) -> Non
         "trigger": "manual",
         "reason": reason,
         "now": now.isoformat(),
+        "labels_as_of": datetime.now(UTC).isoformat(),
     }
-    with contextlib.suppress(ServiceError):
-        run_deployment_now(RETRAIN, parameters)
+    run_deployment(RETRAIN, parameters=parameters, timeout=0)
 
 
-def await_triggered_retraining(since: datetime, *, expect: bool) -> int:
+def await_triggered_retraining(since: datetime, *, expect: bool = False) -> int:
     """Wait for every retrain flow run created since ``since`` (wall clock) to finish; with
-    ``expect`` (a decay event was sent), first give the automation time to create one.
+    ``expect`` (a decay event was just sent), first give the automation time to create one.
     Returns the number of runs waited for."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import (
