@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -224,6 +225,10 @@ def _announce(
     notifier: Notifier | None,
     events: EventSink | None,
 ) -> None:
+    """An alert (and a Prefect event) per promotion, rollback and a person's rejection; the
+    gate tells its own rejections (its ``gate`` incident)."""
+    from decayguard.alerts.links import dashboard_link
+
     name = cfg.model.name
     sender = notifier or AppriseNotifier(cfg.alerts.apprise_urls)
     latest = {t["version"]: t for t in transitions}  # a compensated move is told as undone
@@ -234,24 +239,29 @@ def _announce(
     ]
     for t in latest.values():
         to = t["to_stage"]
+        previous = next((v for v in replaced if v != t["version"]), None)
         severity: Severity
+        event: str | None
         if to == Stage.CHAMPION.value:
-            title, severity, event = (
-                f"{name}: version {t['version']} is the champion ({t['action']})",
-                "info",
-                PROMOTED_EVENT,
-            )
+            title = f"{name}: version {t['version']} is the champion ({t['action']})"
+            title += f", replacing version {previous}" if previous else ""
+            severity, event = "info", PROMOTED_EVENT
         elif to == Stage.ROLLED_BACK.value:
-            title, severity, event = (
-                f"{name}: version {t['version']} rolled back",
-                "warning",
-                ROLLED_BACK_EVENT,
-            )
+            title = f"{name}: version {t['version']} rolled back"
+            severity, event = "warning", ROLLED_BACK_EVENT
+        elif to == Stage.REJECTED.value and t["actor"] != "gate":
+            title = f"{name}: version {t['version']} rejected"
+            severity, event = "warning", None
         else:
             continue
-        body = f"{t['reason']} (decided by {t['actor']})"
+        at = t["created_at"]
+        link = dashboard_link(cfg, model=name, until=at + timedelta(minutes=1))
+        body = (
+            f"{t['reason']} (decided by {t['actor']} at {at:%Y-%m-%d %H:%M} UTC)."
+            f"\n\nDashboard: {link}"
+        )
         sender.send(Notification(title=title, body=body, severity=severity, kind="event"))
-        if events is not None:
+        if events is not None and event is not None:
             events(
                 event,
                 {
@@ -260,7 +270,7 @@ def _announce(
                     "action": t["action"],
                     "reason": t["reason"],
                     "actor": t["actor"],
-                    "previous_champion": next((v for v in replaced if v != t["version"]), None),
+                    "previous_champion": previous,
                 },
             )
 

@@ -291,7 +291,8 @@ def _record(
         f"challenger version {version} rejected by the gate; the champion keeps serving: "
         f"{report.reason}"
     )
-    tracker.process([Signal(name, GATE_RULE, True, "warning", message)])
+    # each rejection is news by itself, even while an earlier one's incident is open
+    tracker.process([Signal(name, GATE_RULE, True, "warning", message, fresh=True)])
 
 
 def stored_gate_report(cfg: DecayguardConfig, version: str) -> GateReport | None:
