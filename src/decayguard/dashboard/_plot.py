@@ -39,6 +39,7 @@ ACTION_SYMBOLS = {"promote": "star", "roll_back": "x", "reject": "x-open", "depl
 SEVERITY_COLORS = {"critical": "#d62728", "warning": "#ff7f0e", "info": "#1f77b4"}
 FLAG_COLOR = "#d62728"
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+GRID = "#ebf0f8"
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,9 @@ class Chart:
 
 
 def times(values: Iterable[Any]) -> list[str]:
-    return [pd.Timestamp(v).tz_convert("UTC").strftime(TIME_FORMAT) for v in values]
+    """UTC times as Plotly.js reads them (naive text)."""
+    index = pd.DatetimeIndex(pd.to_datetime(list(values), utc=True))
+    return [str(v) for v in index.strftime(TIME_FORMAT)]
 
 
 def t(moment: datetime) -> str:
@@ -80,8 +83,12 @@ def t(moment: datetime) -> str:
 
 
 def layout(data: DashboardData, fig: go.Figure, *, height: int, y_title: str = "") -> None:
+    """The look every chart shares (white, light grid: plotly_white's, set by hand because
+    applying a named template cost a third of the page's build time)."""
     fig.update_layout(
-        template="plotly_white",
+        template="none",
+        paper_bgcolor="#fff",
+        plot_bgcolor="#fff",
         height=height,
         margin={"l": 70, "r": 20, "t": 30, "b": 40},
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
@@ -90,8 +97,15 @@ def layout(data: DashboardData, fig: go.Figure, *, height: int, y_title: str = "
         font={"size": 12},
     )
     fig.update_xaxes(
-        type="date", range=[t(data.time_range.since), t(data.time_range.until)], title=None
+        type="date",
+        range=[t(data.time_range.since), t(data.time_range.until)],
+        title=None,
+        gridcolor=GRID,
+        linecolor=GRID,
+        zeroline=False,
+        ticks="",
     )
+    fig.update_yaxes(gridcolor=GRID, linecolor=GRID, zeroline=False, ticks="")
     if y_title:
         fig.update_yaxes(title=y_title)
 

@@ -18,6 +18,9 @@ from decayguard.dashboard.timelines import incidents_chart, release_chart, revie
 
 __all__ = ["Chart", "build_charts", "drift_chart", "performance_chart", "proxy_chart"]
 
+DENSE = 120
+"""Points per series beyond which markers give way to a line (and heatmap flags to dots)."""
+
 
 def performance_chart(data: DashboardData, metric: str) -> Chart:
     """One performance figure through the three strategies: each a line with its interval
@@ -75,7 +78,10 @@ def performance_chart(data: DashboardData, metric: str) -> Chart:
                     legendgroup=label,
                     line={"color": P.STRATEGY_COLORS[strategy], "width": 2},
                     marker={
-                        "size": 5,
+                        # dense series: a line, with markers only on provisional windows
+                        "size": [
+                            6 if p else (0 if len(part) > DENSE else 5) for p in part["provisional"]
+                        ],
                         "symbol": ["circle-open" if p else "circle" for p in part["provisional"]],
                     },
                     customdata=list(zip(part["lower"], part["upper"], part["n"], strict=True)),
@@ -217,7 +223,15 @@ def drift_chart(data: DashboardData) -> Chart:
                     y=fy,
                     mode="markers",
                     name="flagged by the drift rule",
-                    marker={"symbol": "x-thin", "size": 6, "line": {"width": 1.5, "color": "#222"}},
+                    marker=(
+                        {"symbol": "circle", "size": 3, "color": "#222"}
+                        if len(x) > DENSE
+                        else {
+                            "symbol": "x-thin",
+                            "size": 6,
+                            "line": {"width": 1.5, "color": "#222"},
+                        }
+                    ),
                     hovertemplate="%{y}: drift flagged<br>%{x}<extra></extra>",
                 )
             )
@@ -228,7 +242,7 @@ def drift_chart(data: DashboardData) -> Chart:
         P.empty(fig, "no drift points in this range")
     caption = (
         f"Jensen-Shannon distance of each feature (and each prediction output) to the "
-        f"reference, per {P.duration(data.bin_seconds)} bin; x: windows flagged by the drift rule."
+        f"reference, per {P.duration(data.bin_seconds)} bin; marked: windows flagged by the drift rule."
     )
     return Chart("drift", "Drift per feature", caption, fig)
 

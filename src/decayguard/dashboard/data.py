@@ -21,6 +21,7 @@ from decayguard.errors import InputValidationError
 from decayguard.store.dashboard import (
     alerts_between,
     decision_points,
+    feature_bins,
     gate_reports_between,
     metric_extent,
     review_bins,
@@ -272,13 +273,12 @@ def load_dashboard(
     width = bin_width(time_range.span, max_bins)
     review_width = max(width, bin_width(time_range.span, REVIEW_BINS))
     series = series_bins(engine, name, since, until, width)
-    drift_rows = series_bins(
+    drift_rows = feature_bins(
         engine,
         name,
         since,
         until,
         width,
-        per_feature=True,
         metrics=[*DRIFT_DECISION_METRICS, PREDICTION_DRIFT_METRIC, "prediction_drift.ks"],
     )
     progress = review_progress(engine, name)

@@ -106,14 +106,18 @@
         body.bin_label + " bins, drawn " + Math.round(window.decayguardRenderedAt) + " ms after navigation");
     });
   }
+  function fail(e) { say("Could not load the dashboard: " + e.message, true); }
   function load() {
     say("Loading…");
     var q = query();
     history.replaceState(null, "", "/dashboard?" + q.toString());
-    return getJSON("/api/v1/dashboard/data?" + q.toString()).then(draw).catch(function (e) {
-      say("Could not load the dashboard: " + e.message, true);
-    });
+    return getJSON("/api/v1/dashboard/data?" + q.toString()).then(draw).catch(fail);
   }
+  // The first request leaves at once, while the browser is still parsing plotly.js.
+  var first = getJSON("/api/v1/dashboard/data" + location.search);
+  var models = getJSON("/api/v1/dashboard/models");
+  first.catch(function () { /* said once the page is ready */ });
+  models.catch(function () { /* the data request says why */ });
   function start() {
     var params = new URLSearchParams(location.search);
     el("token").value = sessionStorage.getItem(TOKEN_KEY) || "";
@@ -125,7 +129,7 @@
       sessionStorage.setItem(TOKEN_KEY, el("token").value.trim());
       load();
     });
-    getJSON("/api/v1/dashboard/models").then(function (names) {
+    models.then(function (names) {
       var select = el("model");
       select.textContent = "";
       if (names.indexOf(wanted) < 0) { names.unshift(wanted); }
@@ -136,7 +140,12 @@
         if (n === wanted) { o.selected = true; }
         select.appendChild(o);
       });
-    }).catch(function () { /* the data request below says why */ }).then(load);
+    }).catch(function () { /* the data request says why */ });
+    first.then(draw).catch(fail);
   }
-  start();
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
 })();
