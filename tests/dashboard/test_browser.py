@@ -15,6 +15,7 @@ from urllib.parse import urlparse
 import pytest
 from playwright.sync_api import Browser, Page, Route
 
+from decayguard.alerts.links import dashboard_url
 from decayguard.cli import app as cli_app
 from decayguard.dashboard.report import write_report
 from decayguard.store import create_store_engine
@@ -147,7 +148,16 @@ def test_the_demo_projects_dashboard(
         for name in ("performance-accuracy", "drift", "incidents", "releases", "reviews"):
             _shoot(page, tmp_path, shots, f"demo-{name}", f"section.chart:has(#chart-{name})")
         _shoot(page, tmp_path, shots, "demo-top")
-        # hovering the promotion's star tells who promoted it and why
+        # an alert's link (alerts/links.py) opens the dashboard on what it is about
+        link = dashboard_url(
+            base, model=demo_config.model.name, metric="drift.ks", feature="utilization"
+        )
+        _open_dashboard(page, link)
+        focused = page.locator("section.chart.focused")
+        assert focused.locator("#chart-drift").count() == 1
+        assert focused.locator(".focus-note").inner_text() == (
+            "From the alert: drift.ks of utilization"
+        )
         context.close()
 
 

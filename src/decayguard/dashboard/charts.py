@@ -100,7 +100,11 @@ def performance_chart(data: DashboardData, metric: str) -> Chart:
                         mode="markers",
                         name=f"{label}: decayed",
                         legendgroup=label,
-                        marker={"symbol": "x", "size": 10, "color": P.FLAG_COLOR},
+                        marker={
+                            "symbol": "x",
+                            "size": 10 if len(flagged) <= DENSE else 6,
+                            "color": P.FLAG_COLOR,
+                        },
                         hovertemplate=f"decayed ({label})<br>%{{x}}<br>%{{y:.4f}}<extra></extra>",
                     )
                 )
@@ -242,7 +246,8 @@ def drift_chart(data: DashboardData) -> Chart:
         P.empty(fig, "no drift points in this range")
     caption = (
         f"Jensen-Shannon distance of each feature (and each prediction output) to the "
-        f"reference, per {P.duration(data.bin_seconds)} bin; marked: windows flagged by the drift rule."
+        f"reference, per {P.duration(data.bin_seconds)} bin; marked: windows flagged by the "
+        "drift rule."
     )
     return Chart("drift", "Drift per feature", caption, fig)
 

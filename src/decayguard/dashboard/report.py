@@ -23,6 +23,7 @@ from plotly.utils import PlotlyJSONEncoder
 from sqlalchemy.engine import Engine
 
 from decayguard.config import DecayguardConfig
+from decayguard.dashboard._plot import duration
 from decayguard.dashboard.charts import Chart, build_charts
 from decayguard.dashboard.data import DECAY_PREFIX, DashboardData, load_dashboard, resolve_range
 
@@ -230,8 +231,8 @@ def render_report(
         f"<title>decayguard report: {html.escape(data.model_name)}</title>"
         f'<style>{static_text("dashboard.css")}</style></head>\n<body class="report">'
         f'<header><h1>decayguard report</h1><p class="range">{heading}</p>'
-        f'<p class="meta">Generated {when}; points binned per '
-        f"{data.bin_seconds // 60} minutes. Every time is UTC.</p></header>\n<main>"
+        f'<p class="meta">Generated {when}; points in {duration(data.bin_seconds)} bins. '
+        "Every time is UTC.</p></header>\n<main>"
         f'{chart_sections(charts)}\n<section class="decisions"><h2>Decisions</h2>'
         f"{decision_sections(data)}</section></main>\n"
         f"<script>{plotly_js()}</script>\n"

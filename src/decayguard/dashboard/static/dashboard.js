@@ -102,9 +102,32 @@
     el("until").value = localInput(body.until);
     showDecisions(body.decisions);
     return decayguardRender(body.charts).then(function () {
+      focusFromLink();
       say(body.model + ": " + body.charts.length + " charts, " + body.points + " points in " +
         body.bin_label + " bins, drawn " + Math.round(window.decayguardRenderedAt) + " ms after navigation");
     });
+  }
+  // An alert's link names what it is about (alerts/links.py): ?metric=drift.ks&feature=income
+  function chartFor(metric) {
+    if (/^(prediction_)?drift\./.test(metric) || /^quality\./.test(metric)) { return "drift"; }
+    var m = /^(estimated|reviewed|realized|decay)\.(.+)$/.exec(metric);
+    if (m) { return "performance-" + m[2]; }
+    return "proxy";
+  }
+  function focusFromLink() {
+    var params = new URLSearchParams(location.search);
+    var metric = params.get("metric");
+    if (!metric) { return; }
+    var plot = el("chart-" + chartFor(metric));
+    if (!plot) { return; }
+    var section = plot.parentNode;
+    section.classList.add("focused");
+    var note = document.createElement("p");
+    note.className = "focus-note";
+    var feature = params.get("feature");
+    note.textContent = "From the alert: " + metric + (feature ? " of " + feature : "");
+    section.insertBefore(note, plot);
+    section.scrollIntoView({ block: "start" });
   }
   function fail(e) { say("Could not load the dashboard: " + e.message, true); }
   function load() {
