@@ -147,3 +147,85 @@ def test_the_report_lists_every_decision_with_its_reason(small: tuple[str, Engin
     assert "the canary is better" in html
     assert '<table id="drift-flags">' in html
     assert "<\\/" not in html.split('id="charts-data">')[0]
+
+
+def test_gate_decisions_and_rollbacks_on_the_release_timeline() -> None:
+    from datetime import UTC, datetime
+
+    import pandas as pd
+
+    from decayguard.dashboard.data import DashboardData, DriftMatrix, TimeRange
+    from decayguard.dashboard.report import decision_sections
+    from decayguard.dashboard.timelines import release_chart
+    from decayguard.store.dashboard import SERIES_COLUMNS
+
+    t0 = datetime(2026, 10, 1, tzinfo=UTC)
+
+    def move(version: str, action: str, frm: str | None, to: str, day: int) -> dict[str, object]:
+        return {
+            "version": version,
+            "action": action,
+            "from_stage": frm,
+            "to_stage": to,
+            "actor": "judge",
+            "reason": f"{action} {version}",
+            "evidence": None,
+            "created_at": t0 + timedelta(days=day),
+        }
+
+    data = DashboardData(
+        model_name="m",
+        time_range=TimeRange(t0, t0 + timedelta(days=10)),
+        bin_seconds=3600,
+        thresholds={},
+        lower_is_better=frozenset(),
+        label_maturity=0.8,
+        series=pd.DataFrame(columns=list(SERIES_COLUMNS)),
+        drift=DriftMatrix([], [], [], []),
+        reviews=pd.DataFrame(columns=["bin", "sampled", "labeled", "skipped"]),
+        review_bin_seconds=86400,
+        review_totals={"sampled": 0, "labeled": 0, "skipped": 0, "pending": 0},
+        incidents=[],
+        transitions=[
+            move("3", "register", None, "registered", 1),
+            move("3", "start_canary", "registered", "canary", 2),
+            move("3", "roll_back", "canary", "rolled_back", 4),
+        ],
+        prior_stages=[move("2", "deploy", "validated", "champion", -30)],
+        gate_reports=[
+            {
+                "version": "3",
+                "champion_version": "2",
+                "passed": True,
+                "reason": "Δaccuracy +0.05",
+                "created_at": t0 + timedelta(days=1, hours=2),
+            },
+        ],
+        decisions=pd.DataFrame(
+            columns=[
+                "window_start",
+                "window_end",
+                "strategy",
+                "metric",
+                "feature",
+                "model_version",
+                "value",
+                "lower",
+                "upper",
+                "n",
+                "flagged",
+                "reason",
+            ]
+        ),
+    )
+    chart = release_chart(data)
+    assert [a.text for a in chart.figure.layout.annotations] == ["rolled back"]
+    champion = next(t for t in chart.figure.data if t.name == "champion")
+    assert list(champion.y) == ["v2"]
+    assert champion.base[0] == "2026-10-01 00:00:00"  # champion since before the range
+    gates = next(t for t in chart.figure.data if t.name == "gate decision")
+    assert list(gates.customdata) == [["passed", "Δaccuracy +0.05"]]
+    assert list(chart.figure.layout.yaxis.categoryarray) == ["v2", "v3"]
+    html = decision_sections(data)
+    assert "<td>roll_back</td>" in html
+    assert "<td>Δaccuracy +0.05</td>" in html

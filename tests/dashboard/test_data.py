@@ -14,6 +14,8 @@ from decayguard.errors import InputValidationError
 from decayguard.release.stages import Action, Stage
 from decayguard.store import ReviewRecord, insert_predictions, record_review, write_metric_points
 from decayguard.store.dashboard import (
+    decision_points,
+    feature_bins,
     metric_extent,
     review_bins,
     series_bins,
@@ -97,6 +99,16 @@ def test_series_are_binned_by_the_database(store_engine: Engine) -> None:
     assert second["window_end"] == pd.Timestamp(T0 + timedelta(minutes=70))
     drift = series_bins(store_engine, M, T0, T0 + timedelta(hours=2), 3600, per_feature=True)
     assert drift[["metric", "feature", "bin"]].values.tolist() == [["drift.ks", "age", 1]]
+    heat = feature_bins(
+        store_engine, M, T0, T0 + timedelta(hours=2), 3600, metrics=["drift.ks", "drift.psi"]
+    )
+    assert heat.to_dict("records") == [
+        {"metric": "drift.ks", "feature": "age", "bin": 1, "value": 0.5, "flagged": False}
+    ]
+    decided = decision_points(store_engine, M, T0, T0 + timedelta(hours=2), limit=10)
+    assert decided[["metric", "reason", "flagged"]].values.tolist() == [
+        ["estimated.accuracy", "decayed", True]
+    ]
     only = series_bins(store_engine, M, T0, T0 + timedelta(hours=2), 7200, metrics=["estimated.f1"])
     assert only.empty
 
