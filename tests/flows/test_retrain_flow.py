@@ -30,7 +30,13 @@ import yaml
 from decayguard.config import DecayguardConfig, load_config
 from decayguard.errors import InputValidationError, TrainingError
 from decayguard.flows import retrain as retrain_module
-from decayguard.flows.names import CHALLENGER_EVENT, DECAY_EVENT, MONITOR, RETRAIN, model_resource
+from decayguard.flows.names import (
+    CHALLENGER_EVENT,
+    DECAY_EVENT,
+    RETRAIN,
+    SERVED_DEPLOYMENTS,
+    model_resource,
+)
 from decayguard.flows.retrain import parse_time
 from decayguard.flows.serve import decay_trigger
 from decayguard.flows.stack import PrefectStack
@@ -56,7 +62,7 @@ Run = dict[str, Any]
 def _cancel_leftovers(api: httpx.Client) -> None:
     """Cancel unfinished runs of the served deployments: the server's home persists across
     sessions and modules, and a stale run would take the deployment's one slot."""
-    for name in (MONITOR, RETRAIN):
+    for name in SERVED_DEPLOYMENTS:
         found = api.get(f"/deployments/name/{name}")
         if found.status_code == 404:
             continue
@@ -278,10 +284,19 @@ def test_a_failed_training_fails_the_flow_run_once(
     ("payload", "expected"),
     [
         (
-            {"reason": "accuracy fell", "window_end": "2026-11-01T00:00:00+00:00"},
-            {"reason": "accuracy fell", "now": "2026-11-01T00:00:00+00:00"},
+            {
+                "reason": "accuracy fell",
+                "window_end": "2026-11-01T00:00:00+00:00",
+                "decay_since": "2026-10-29T00:00:00+00:00",
+            },
+            {
+                "reason": "accuracy fell",
+                "now": "2026-11-01T00:00:00+00:00",
+                "since": "2026-10-29T00:00:00+00:00",
+            },
         ),
-        ({}, {"reason": None, "now": None}),  # a bare event still starts a retraining
+        # a bare event still starts a retraining
+        ({}, {"reason": None, "now": None, "since": None}),
     ],
 )
 def test_the_decay_trigger_renders_through_prefects_own_templating(
@@ -313,6 +328,7 @@ def test_the_decay_trigger_renders_through_prefects_own_templating(
         "project_dir": str(tmp_path.resolve()),
         "trigger": "decay",
         "event_time": occurred.isoformat(),
+        "labels_as_of": occurred.isoformat(),  # the labels as they stood at the event
         **expected,
     }
     assert parse_time("event_time", rendered["event_time"]) == occurred
@@ -349,6 +365,8 @@ def test_the_served_retrain_deployment_has_its_schedule_trigger_and_limit(
         "reason": "{{ event.payload.get('reason') }}",
         "event_time": "{{ event.occurred.isoformat() }}",
         "now": "{{ event.payload.get('window_end') }}",
+        "since": "{{ event.payload.get('decay_since') }}",
+        "labels_as_of": "{{ event.occurred.isoformat() }}",
     }
 
 
