@@ -261,3 +261,34 @@ def test_the_report_command_names_a_bad_option(
     assert message in out.stderr
     assert "Traceback" not in out.stderr
     assert not (tmp_path / "r.html").exists()
+
+
+def test_protected_reads_ask_for_the_token(
+    browser: Browser, tmp_path: Path, served: ServeFactory, shots: Path
+) -> None:
+    from decayguard.store import upgrade, write_metric_points
+
+    from .worlds import synthetic_points
+
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    engine = create_store_engine(url)
+    upgrade(engine)
+    write_metric_points(engine, synthetic_points(hours=72, features=3))
+    engine.dispose()
+    with served(synthetic_config(url, protect_reads=True)) as base:
+        context = browser.new_context(viewport={"width": 1400, "height": 900})
+        page = context.new_page()
+        outside = _guard(page)
+        page.goto(base + "/dashboard")
+        status = page.locator("#status.error")
+        status.wait_for()
+        assert "missing bearer token" in status.inner_text()
+        assert "enter the API token above" in status.inner_text()
+        page.fill("#token", "dashboard-token")
+        page.click("button[type=submit]")
+        page.wait_for_selector("body[data-rendered]", state="attached", timeout=60_000)
+        assert page.locator("div.plot svg.main-svg").count() >= 8
+        assert int(page.get_attribute("#chart-performance-accuracy", "data-traces") or 0) > 3
+        assert page.locator("#status.error").count() == 0
+        assert not outside
+        context.close()
