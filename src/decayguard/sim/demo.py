@@ -130,9 +130,9 @@ class DemoSettings:
 
     @property
     def retrain_min_labels(self) -> int:
-        """Labels a retraining after the decay waits for: about three days of traffic, so that
-        most of them come from after the shift (the onset estimate reaches back a little)."""
-        return int(3 * self.scenario.requests_per_day)
+        """Matured labels since the decay began that a retraining after it waits for, beside
+        its one-day holdout: a day of traffic."""
+        return int(self.scenario.requests_per_day)
 
 
 @dataclass
@@ -299,7 +299,7 @@ def _closed_loop_config(settings: DemoSettings) -> dict[str, Any]:
         "training": {
             "on_decay": True,
             "min_labels": settings.retrain_min_labels,
-            "holdout_days": 2,
+            "holdout_days": 1,
             "min_hours_between": 72,
             # A simulated day passes in seconds here: each day's decay event is its own
             # trigger (the store's cooldown, in simulated time, is what spaces retrainings).
