@@ -152,10 +152,11 @@ def release_champion(
     server_url: str | None = None,
     actor: str = "decayguard",
     reason: str | None = None,
+    now: datetime | None = None,
 ) -> Release:
     """Export ``estimator`` as ``version``, fit its baseline, and deploy it as the champion
     through :func:`deploy_exported` (see :func:`fit_baseline` for ``holdout`` and
-    ``drift_reference``)."""
+    ``drift_reference``; ``now``: the release's clock, simulated in the demo)."""
     from decayguard.registry import export_model
 
     name = cfg.model.name
@@ -184,6 +185,7 @@ def release_champion(
         server_url=server_url,
         actor=actor,
         reason=reason or f"released as champion by {actor}",
+        now=now,
     )
     return Release(
         model_name=name,
@@ -258,6 +260,7 @@ def deploy_exported(
                 artifact_sha256=manifest.sha256,
                 actor=actor,
                 reason=f"deployed from {folder}",
+                now=now,
             )
             if role == "champion":
                 if release.stage == Stage.CHAMPION:

@@ -398,7 +398,15 @@ def _train_champion(cfg: DecayguardConfig, sim: Simulation, repo: Any) -> None:
         target.train_function, cfg.root, source=str(cfg.root / "decayguard.yaml")
     )
     model = train_function(training)
-    release_champion(cfg, model, holdout, version="1", drift_reference=frame, actor="demo")
+    release_champion(
+        cfg,
+        model,
+        holdout,
+        version="1",
+        drift_reference=frame,
+        actor="demo",
+        now=sim.scenario.deployment_time,
+    )
 
 
 # -- the running components ----------------------------------------------------------------
