@@ -127,7 +127,7 @@ def retrain_flow(
     _announce(outcome)
     result = outcome.to_dict()
     if outcome.status == "registered" and outcome.version is not None:
-        report = gate_once(cfg, outcome.version)
+        report = gate_once(cfg, outcome.version, now=clock)
         logger.log(
             logging.INFO if report.passed else logging.WARNING,
             "gate on version %s: %s",

@@ -19,6 +19,7 @@ and the backtest call.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -156,8 +157,10 @@ def gate_once(
     repo: FeatureRepo | None = None,
     server_url: str | None = None,
     notifier: Notifier | None = None,
+    now: datetime | None = None,
 ) -> GateReport:
-    """Gate ``version`` against the serving champion and record the report (module doc)."""
+    """Gate ``version`` against the serving champion and record the report (module doc);
+    ``now``: the clock of the release transition it makes (the retraining's)."""
     from decayguard.watch.run import project_task
 
     registry = registry_for(cfg, registry)
@@ -200,17 +203,27 @@ def gate_once(
             rows=counts,
         )
         _record(cfg, engine, registry, report, decision, notifier)
-        _move_release(engine, name, version, challenger, report)
+        _move_release(engine, name, version, challenger, report, now)
         return report
 
 
 def _move_release(
-    engine: Engine, name: str, version: str, challenger: tuple[Path, str], report: GateReport
+    engine: Engine,
+    name: str,
+    version: str,
+    challenger: tuple[Path, str],
+    report: GateReport,
+    now: datetime | None,
 ) -> None:
     """A registered version becomes ``validated`` or ``rejected`` (a re-run of the gate on a
     version already past the gate changes its report, not its stage)."""
     release = get_release(engine, name, version) or register_release(
-        engine, name, version, artifact_uri=str(challenger[0]), artifact_sha256=challenger[1]
+        engine,
+        name,
+        version,
+        artifact_uri=str(challenger[0]),
+        artifact_sha256=challenger[1],
+        now=now,
     )
     if release.stage != Stage.REGISTERED:
         return
@@ -222,6 +235,7 @@ def _move_release(
         actor="gate",
         reason=report.reason,
         evidence={"champion_version": report.champion_version, "rows": report.rows},
+        now=now,
     )
     mark_applied(engine, ids)  # nothing outside the store to apply: the alias moved above
 

@@ -321,6 +321,7 @@ def _train(
         artifact_sha256=record.sha256,
         parent_version=parent,
         reason=f"retrained ({trigger.kind}{': ' + trigger.reason if trigger.reason else ''})",
+        now=now,
     )
     message = (
         f"registered version {record.version} as {CHALLENGER_ALIAS} "
