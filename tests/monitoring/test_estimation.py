@@ -223,3 +223,16 @@ def test_iterated_inflation_averages_above_one_on_small_references() -> None:
         y_ref, s_ref = calibrated(500, rng)
         kappas.append(ConfidenceBasedEstimator(seed=seed).fit(y_ref, s_ref).inflation_["roc_auc"])
     assert 1.05 < float(np.mean(kappas)) < 1.5
+
+
+def test_a_constant_predictor_fits_without_dividing_by_zero() -> None:
+    """A model that gives every row the same score (trained on shuffled labels, say) leaves
+    the bootstrap no variance to scale: the fit keeps its intervals uninflated."""
+    from decayguard.monitoring.estimation import ConfidenceBasedEstimator
+
+    rng = np.random.default_rng(3)
+    y = rng.random(600) < 0.3
+    fitted = ConfidenceBasedEstimator().fit(y, np.full(600, 0.31))
+    estimate = fitted.estimate(np.full(200, 0.31))
+    assert 0.0 <= estimate["accuracy"].value <= 1.0
+    assert all(v == 1.0 for v in fitted.inflation_.values())

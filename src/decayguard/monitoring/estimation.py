@@ -327,13 +327,20 @@ def _iterated_inflation(
         with np.errstate(invalid="ignore", divide="ignore"):
             v2 = float(np.mean(np.var(e2, axis=1, ddof=1)))
             corrected = 2 * e1 - np.mean(e2, axis=1)
-            ratio = (float(np.var(corrected, ddof=1)) - v2 / j) / v2
-        out[name] = ratio if np.isfinite(ratio) and ratio > 0 else 1.0
+            ratio = _ratio(float(np.var(corrected, ddof=1)) - v2 / j, v2)
+        out[name] = ratio
     pq = [float(np.mean(v * (1 - v))) for v in (fitted, outer, inner)]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        lost = (pq[0] - pq[1]) / (pq[1] - pq[2])
-    out["bernoulli"] = lost if np.isfinite(lost) and lost > 0 else 1.0
+    out["bernoulli"] = _ratio(pq[0] - pq[1], pq[1] - pq[2])
     return out
+
+
+def _ratio(numerator: float, denominator: float) -> float:
+    """``numerator / denominator`` when finite and positive, else 1 (no inflation): a model
+    whose scores barely vary (a constant predictor) leaves no bootstrap variance to scale."""
+    if denominator == 0 or not np.isfinite(numerator) or not np.isfinite(denominator):
+        return 1.0
+    ratio = numerator / denominator
+    return ratio if np.isfinite(ratio) and ratio > 0 else 1.0
 
 
 class ConfidenceBasedEstimator:

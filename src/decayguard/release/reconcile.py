@@ -302,7 +302,7 @@ def _compensate(
         name,
         moves,
         actor="release",
-        reason=f"deployment failed, the previous model keeps serving: {error}",
+        reason=f"the previous model keeps serving: {error}",
     )
 
 
@@ -330,7 +330,27 @@ def reconcile(
     live = [champion] + ([candidate] if candidate else [])
     # the crash points fire only while a transition is being applied (what the tests kill)
     crash = failpoint if pending else (lambda _point: None)
-    _baselines(cfg, live, registry)
+    try:
+        _baselines(cfg, live, registry)
+    except Exception as exc:  # a baseline that cannot be fitted must not wedge the release
+        if _depth or candidate is None:
+            raise
+        log.error("%s: no monitoring baseline for the challenger: %s", name, exc)
+        why = f"no monitoring baseline could be fitted: {type(exc).__name__}: {exc}"
+        compensating = _compensate(engine, cfg, pending, why)
+        if not compensating:
+            raise
+        again = reconcile(
+            cfg,
+            engine,
+            registry=registry,
+            server_url=server_url,
+            notifier=notifier,
+            events=events,
+            _depth=1,
+        )
+        again.compensated = compensating
+        return again
     crash("after_baseline")
     changed = not _settings_match(cfg, champion, candidate)
     if changed:
@@ -347,7 +367,7 @@ def reconcile(
             if _depth:
                 raise
             log.error("%s: MLServer refused the release's settings: %s", name, exc)
-            compensating = _compensate(engine, cfg, pending, str(exc))
+            compensating = _compensate(engine, cfg, pending, f"MLServer refused it: {exc}")
             if not compensating:
                 raise
             again = reconcile(
