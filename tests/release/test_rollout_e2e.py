@@ -308,3 +308,70 @@ def test_an_infrastructure_breach_rolls_back_at_once_without_labels(
     state = serving_state(world.url, name)
     assert state is not None
     assert (state["champion_version"], state["challenger_version"]) == (champion["version"], None)
+
+
+def test_a_challenger_whose_baseline_cannot_be_fitted_is_rolled_back_not_wedged(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A side effect that fails for good (here the challenger's baseline) must not leave the
+    transition unapplied for ever: a compensating rollback names the error, the champion
+    serves on, and the next run has nothing left to do."""
+    from decayguard.registry.manifest import ArtifactManifest
+    from decayguard.release import champion as champion_module
+    from decayguard.release.stages import Action, Stage
+    from decayguard.store.releases import Move, apply_moves, get_release, register_release
+
+    name = world.cfg.model.name
+    frame = world.sim.frame.iloc[:500]
+    folder = world.cfg.path(world.cfg.project.state_dir) / "artifacts" / name / "nobase"
+    export_model(
+        build_pipeline().fit(frame[list(FEATURE_NAMES)], frame["default"].astype(int)),
+        folder,
+        model_name=name,
+        model_version="nobase",
+        features=world.cfg.model.features,
+        reference=frame[list(FEATURE_NAMES)],
+        positive_class="1",
+        overwrite=True,
+    )
+    engine = create_store_engine(world.cfg.resolved_store_url)
+    try:
+        champion = [h for h in release_history(engine, name) if h["to_stage"] == "champion"][-1]
+        t = champion["created_at"] + timedelta(days=3)
+        sha = ArtifactManifest.read(folder).sha256
+        register_release(engine, name, "nobase", artifact_uri=str(folder), artifact_sha256=sha)
+        apply_moves(
+            engine,
+            name,
+            [Move("nobase", Action.START_SHADOW, expected=Stage.REGISTERED)],
+            actor="test",
+            reason="on trial",
+            now=t,
+        )
+    finally:
+        engine.dispose()
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise ValueError("the holdout has one class only")
+
+    monkeypatch.setattr(champion_module, "fit_baseline_from_lineage", broken)
+    from decayguard.release import run as release_run
+
+    outcome = release_run.advance(world.cfg, now=t)
+    engine = create_store_engine(world.cfg.resolved_store_url)
+    try:
+        release = get_release(engine, name, "nobase")
+        assert release is not None
+        assert release.stage == Stage.ROLLED_BACK
+        last = release_history(engine, name, "nobase")[-1]
+        assert "no monitoring baseline could be fitted" in last["reason"]
+        assert "one class only" in last["reason"]
+    finally:
+        engine.dispose()
+    assert outcome.champion == champion["version"]
+    state = serving_state(world.url, name)
+    assert state is not None
+    assert (state["champion_version"], state["challenger_version"]) == (champion["version"], None)
+    again = release_run.advance(world.cfg, now=t + timedelta(hours=1))
+    assert again.steps == []
+    assert again.recovered == []

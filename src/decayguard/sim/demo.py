@@ -560,6 +560,11 @@ def run_demo(settings: DemoSettings, progress: Progress | None = None) -> DemoRe
             person = _PersonsRetraining()
             demo_started = datetime.now(UTC)
             for i, (t0, t1, rows) in enumerate(steps):
+                if _training_in_flight(cfg):
+                    # a retraining started by the last step's decay event is training (or
+                    # gating): simulated time waits for it, as a real day would
+                    with watch("waiting for a retraining (Prefect, on the decay event)"):
+                        await_triggered_retraining(demo_started)
                 day = (t1 - pd.Timestamp(sim.scenario.start)) / pd.Timedelta(days=1)
                 say(
                     f"day {day:.0f}: {len(rows)} requests, labels, reviews, monitor, release",
@@ -618,6 +623,26 @@ def run_demo(settings: DemoSettings, progress: Progress | None = None) -> DemoRe
         phase_seconds=watch.seconds,
         recovery=recovery,
     )
+
+
+def _training_in_flight(cfg: DecayguardConfig) -> bool:
+    """Whether a retraining is training, or has registered a version the gate has not judged
+    yet (retrainings that are skipped or wait for labels end in a moment: not waited for)."""
+    from decayguard.store.gate_reports import latest_gate_report
+    from decayguard.store.training_runs import training_history
+
+    engine = create_store_engine(cfg.resolved_store_url)
+    try:
+        for run in training_history(engine, cfg.model.name):
+            if run["status"] == "running":
+                return True
+            version = run["version"]
+            registered = run["status"] == "registered" and version is not None
+            if registered and latest_gate_report(engine, cfg.model.name, str(version)) is None:
+                return True
+        return False
+    finally:
+        engine.dispose()
 
 
 def _on_trial(cfg: DecayguardConfig) -> bool:
