@@ -581,9 +581,15 @@ def run_demo(settings: DemoSettings, progress: Progress | None = None) -> DemoRe
                 with watch("reviews (API)"):
                     reviews += _answer_reviews(client, truth, reviewer, t1.to_pydatetime())
                 now = t1.to_pydatetime()
+                monitored_at = datetime.now(UTC)
                 with watch("monitor runs (Prefect)"):
                     run_monitor(cfg, now)
                 runs += 1
+                if _may_retrain(cfg, now):
+                    # the run's decay event starts a retraining on Prefect: simulated time
+                    # waits for it (and its gate), as a real day would
+                    with watch("retraining and gate (Prefect, on the decay event)"):
+                        await_triggered_retraining(monitored_at, expect=True)
                 if _on_trial(cfg):
                     with watch("release steps (Prefect)"):
                         run_release(cfg, now)
@@ -623,6 +629,24 @@ def run_demo(settings: DemoSettings, progress: Progress | None = None) -> DemoRe
         phase_seconds=watch.seconds,
         recovery=recovery,
     )
+
+
+def _may_retrain(cfg: DecayguardConfig, now: datetime) -> bool:
+    """Whether the monitor run just sent a decay event that may train (a decay incident is
+    open and the last retraining that trained is older than the cooldown): the demo waits for
+    those; the ones the cooldown skips end in a moment beside it."""
+    from decayguard.alerts.incidents import open_incidents
+    from decayguard.store.training_runs import last_training
+
+    engine = create_store_engine(cfg.resolved_store_url)
+    try:
+        if not any(str(i["rule"]).startswith("decay.") for i in open_incidents(engine)):
+            return False
+        last = last_training(engine, cfg.model.name, statuses=("registered",))
+        cooldown = timedelta(hours=cfg.training.min_hours_between)
+        return last is None or pd.Timestamp(last["as_of"]) <= pd.Timestamp(now) - cooldown
+    finally:
+        engine.dispose()
 
 
 def _training_in_flight(cfg: DecayguardConfig) -> bool:
