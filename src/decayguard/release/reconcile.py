@@ -15,9 +15,9 @@ order and each only when it is not already so:
 and marks the transitions applied. Every step is idempotent, so a process killed anywhere in
 between (``kill -9``) is recovered by the next call: it finds the transitions still
 unapplied, redoes what is missing and skips what is done. A hot swap MLServer refuses (a
-corrupt artifact, say) leaves the old model serving; the transitions that asked for it are
-undone by compensating ones (the challenger rolled back, the previous champion restored),
-with the server's error as their reason.
+corrupt artifact, say), or a challenger's baseline that cannot be fitted, leaves the old
+model serving; the transitions that asked for it are undone by compensating ones (the
+challenger rolled back, the previous champion restored), with the error as their reason.
 """
 
 from __future__ import annotations
@@ -306,6 +306,25 @@ def _compensate(
     )
 
 
+def _undo(
+    cfg: DecayguardConfig,
+    engine: Engine,
+    pending: list[dict[str, Any]],
+    why: str,
+    error: Exception,
+    retry: dict[str, Any],
+) -> Reconciled:
+    """Compensate the unapplied moves a side effect refused (or re-raise ``error`` when there
+    is none to undo), then reconcile once more without them."""
+    log.error("%s: %s", cfg.model.name, why)
+    compensating = _compensate(engine, cfg, pending, why)
+    if not compensating:
+        raise error
+    again = reconcile(cfg, engine, _depth=1, **retry)
+    again.compensated = compensating
+    return again
+
+
 def reconcile(
     cfg: DecayguardConfig,
     engine: Engine,
@@ -330,27 +349,19 @@ def reconcile(
     live = [champion] + ([candidate] if candidate else [])
     # the crash points fire only while a transition is being applied (what the tests kill)
     crash = failpoint if pending else (lambda _point: None)
+    retry: dict[str, Any] = {
+        "registry": registry,
+        "server_url": server_url,
+        "notifier": notifier,
+        "events": events,
+    }
     try:
         _baselines(cfg, live, registry)
     except Exception as exc:  # a baseline that cannot be fitted must not wedge the release
         if _depth or candidate is None:
             raise
-        log.error("%s: no monitoring baseline for the challenger: %s", name, exc)
         why = f"no monitoring baseline could be fitted: {type(exc).__name__}: {exc}"
-        compensating = _compensate(engine, cfg, pending, why)
-        if not compensating:
-            raise
-        again = reconcile(
-            cfg,
-            engine,
-            registry=registry,
-            server_url=server_url,
-            notifier=notifier,
-            events=events,
-            _depth=1,
-        )
-        again.compensated = compensating
-        return again
+        return _undo(cfg, engine, pending, why, exc, retry)
     crash("after_baseline")
     changed = not _settings_match(cfg, champion, candidate)
     if changed:
@@ -366,21 +377,7 @@ def reconcile(
         except ServiceError as exc:
             if _depth:
                 raise
-            log.error("%s: MLServer refused the release's settings: %s", name, exc)
-            compensating = _compensate(engine, cfg, pending, f"MLServer refused it: {exc}")
-            if not compensating:
-                raise
-            again = reconcile(
-                cfg,
-                engine,
-                registry=registry,
-                server_url=server_url,
-                notifier=notifier,
-                events=events,
-                _depth=1,
-            )
-            again.compensated = compensating
-            return again
+            return _undo(cfg, engine, pending, f"MLServer refused it: {exc}", exc, retry)
         result.server_loaded = True
     crash("after_load")
     _deployments(engine, cfg, champion, candidate)
