@@ -23,7 +23,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import secrets
-import shutil
 import time
 from collections.abc import Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -33,31 +32,32 @@ from typing import Any
 
 import httpx
 import pandas as pd
-import yaml
 
 from decayguard.alerts.inbox import WebhookInbox
 from decayguard.alerts.incidents import all_incidents
-from decayguard.config import DecayguardConfig, load_config
-from decayguard.errors import ConfigError, ServiceError
-from decayguard.processes import BackgroundProcess, free_port, python_command
+from decayguard.config import DecayguardConfig
+from decayguard.errors import ConfigError
+from decayguard.sim.demo_components import answer_reviews, components, deliver_labels
 from decayguard.sim.demo_flows import (
+    PersonsRetraining,
     await_triggered_retraining,
+    may_retrain,
+    on_trial,
     request_retraining,
     run_monitor,
     run_release,
+    training_in_flight,
 )
+from decayguard.sim.demo_project import fresh_folder, write_config
 from decayguard.sim.demo_tasks import DEMO_TASKS, DemoTask
 from decayguard.sim.feast_source import write_feature_history
-from decayguard.sim.population import FEATURE_NAMES
 from decayguard.sim.recovery import Recovery, score_recovery
 from decayguard.sim.scenario import LoanScenario, Onset, Strategy
 from decayguard.sim.scoring import Alarm, AlarmScore, score_alarms
 from decayguard.sim.simulation import Simulation
-from decayguard.sim.targets import LoanTarget, Reviewer
 from decayguard.sim.traffic import replay_traffic
 from decayguard.store import create_store_engine, upgrade
 
-MARKER = ".decayguard-demo"
 STRATEGY_RULES: dict[Strategy, tuple[str, ...]] = {
     "proxy": ("feature_drift", "prediction_drift", "data_quality", "decay.proxy"),
     "review": ("decay.review",),
@@ -214,134 +214,6 @@ class _Stopwatch:
 # -- the project ---------------------------------------------------------------------------
 
 
-def _fresh_folder(folder: Path) -> Path:
-    folder = folder.resolve()
-    if folder.exists() and any(folder.iterdir()):
-        if not (folder / MARKER).exists():
-            raise ConfigError(
-                f"{folder} exists and is not a decayguard demo folder: choose another --folder"
-            )
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True)
-    (folder / MARKER).write_text("made by `decayguard demo`; safe to delete\n")
-    return folder
-
-
-def _write_config(
-    folder: Path, alert_url: str, token: str, settings: DemoSettings, target: LoanTarget
-) -> DecayguardConfig:
-    numeric = [f for f in FEATURE_NAMES if f != "employment"]
-    demo_task = settings.demo_task
-    config = {
-        "project": {"name": "decayguard-demo"},
-        "model": {
-            "name": demo_task.model_name,
-            "task": target.task,
-            "target": target.column,
-            **demo_task.model_keys,
-            "entity_key": "applicant_id",
-            "features": [{"name": f, "dtype": "float"} for f in numeric]
-            + [{"name": "employment", "dtype": "category"}],
-            "train_function": "demo_train:retrain"
-            if settings.closed_loop
-            else target.train_function,
-        },
-        "features": {
-            "repo_path": "feature_repo",
-            "feature_service": "credit_default_v1",
-            "server_url": f"http://127.0.0.1:{free_port()}",
-        },
-        "monitoring": {
-            "window_hours": 24,
-            # two days of reviews: detection and the decay's onset estimate stay close to it
-            "review_window_hours": 48 if settings.closed_loop else 96,
-            "labels_window_hours": 168,
-            "performance_thresholds": dict(demo_task.performance_thresholds),
-            "min_window_rows": 100,
-            "min_reviews": 30,
-            "min_labels": 50,
-        },
-        "feedback": {
-            "review_share": settings.review_share,
-            "review_strategy": demo_task.review_strategy,
-            **demo_task.feedback_keys,
-        },
-        "serving": {
-            "http_port": free_port(),
-            "grpc_port": free_port(),
-            "metrics_port": free_port(),
-            "trust_event_time": True,
-        },
-        "alerts": {"apprise_urls": [alert_url], "reminder_backoff_minutes": [7 * 24 * 60]},
-        "api": {"port": free_port(), "token": token},
-        "orchestration": {
-            "prefect_port": free_port(),
-            "schedule_monitor": False,
-            "poll_seconds": 0.25,  # the runner picks up the demo's runs without delay
-        },
-        "training": {"on_decay": False},
-    }
-    if settings.closed_loop:
-        config.update(_closed_loop_config(settings))
-        module, function = target.train_function.split(":")
-        text = DEMO_TRAIN.format(module=module, function=function)
-        (folder / "demo_train.py").write_text(text)
-    (folder / "decayguard.yaml").write_text(
-        "# Written by `decayguard demo`.\n" + yaml.safe_dump(config, sort_keys=False)
-    )
-    return load_config(folder)
-
-
-def _closed_loop_config(settings: DemoSettings) -> dict[str, Any]:
-    """The fix half: the decay event retrains (on the labels since the decay began, once
-    enough have matured), the gate validates, the release shadows, canaries, promotes."""
-    return {
-        "training": {
-            "on_decay": True,
-            "min_labels": settings.retrain_min_labels,
-            "holdout_days": 1,
-            "min_hours_between": 72,
-            # A simulated day passes in seconds here: each day's decay event is its own
-            # trigger (the store's cooldown, in simulated time, is what spaces retrainings).
-            "trigger_window_minutes": 0.02,
-        },
-        "gate": {"n_resamples": 1000, "smoke_requests": 100},
-        "release": {
-            "min_shadow_hours": 24,
-            "canary_hours": 24,
-            "canary_share": 0.25,
-            "min_labels": 150,
-            "max_hours": 240,
-        },
-    }
-
-
-DEMO_TRAIN = '''"""The demo's training function (model.train_function: demo_train:retrain).
-
-It trains the simulator's model ({module}:{function}), except on its second call: then its
-training set comes through a broken join that pairs every applicant with another one's
-outcome (the labels shuffled) — a deliberately bad challenger, for the gate or the rollout
-judge to stop.
-"""
-
-import dataclasses
-from pathlib import Path
-
-from {module} import {function}
-
-CALLS = Path(__file__).with_name(".demo-train-calls")
-
-
-def retrain(training):
-    calls = int(CALLS.read_text()) + 1 if CALLS.exists() else 1
-    CALLS.write_text(str(calls))
-    if calls == 2:
-        shuffled = training.labels.sample(frac=1.0, random_state=2).reset_index(drop=True)
-        training = dataclasses.replace(training, labels=shuffled)
-    return {function}(training)
-'''
-
-
 def _prepare_features(cfg: DecayguardConfig, sim: Simulation) -> Any:
     from decayguard.features.repo import FeatureRepo
     from decayguard.features.scaffold import write_feature_repo
@@ -409,95 +281,6 @@ def _train_champion(cfg: DecayguardConfig, sim: Simulation, repo: Any) -> None:
     )
 
 
-# -- the running components ----------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def _components(cfg: DecayguardConfig) -> Iterator[None]:
-    """MLServer with the champion, feast serve, the control API and the Prefect stack."""
-    from decayguard.features.server import FeatureServer
-    from decayguard.flows.stack import PrefectStack, apply_prefect_env
-    from decayguard.serving.process import ServingProcess
-
-    state = cfg.path(cfg.project.state_dir)
-    (state / "logs").mkdir(parents=True, exist_ok=True)
-    with contextlib.ExitStack() as stack:
-        feast_port = int(cfg.features.server_url.rsplit(":", 1)[1])
-        feast = FeatureServer(
-            cfg.path(cfg.features.repo_path), port=feast_port, log_path=state / "logs/feast.log"
-        )
-        feast.start()
-        stack.callback(feast.stop)
-        serving = ServingProcess.from_config(cfg).start()
-        stack.callback(serving.stop)
-        api = BackgroundProcess(
-            "control-api",
-            python_command(
-                "decayguard", "api", "--project", str(cfg.root), "--log-level", "warning"
-            ),
-            state / "logs" / "api.log",
-            {},
-            cfg.root,
-        ).start()
-        stack.callback(api.stop)
-        prefect = PrefectStack(cfg)
-        stack.callback(prefect.down)
-        prefect.up()
-        apply_prefect_env(cfg)
-        serving.wait_ready(timeout=120)
-        feast.wait_ready(timeout=120)
-        api.wait_http(f"http://127.0.0.1:{cfg.api.port}/healthz", timeout=60)
-        yield
-
-
-# -- one simulated step --------------------------------------------------------------------
-
-
-def _deliver_labels(client: httpx.Client, due: pd.DataFrame) -> int:
-    if due.empty:
-        return 0
-    body = {
-        "labels": [
-            {"prediction_id": r.prediction_id, "value": str(r.value)} for r in due.itertuples()
-        ],
-        "source": "simulated-ground-truth",
-    }
-    response = client.post("/api/v1/labels", json=body)
-    if response.status_code != 200:
-        raise ServiceError(f"label delivery failed: {response.status_code} {response.text}")
-    return len(due)
-
-
-def _answer_reviews(
-    client: httpx.Client, truth: pd.Series, reviewer: Reviewer, now: datetime
-) -> int:
-    """Answer every pending review; ``truth`` is the true label text by prediction id."""
-    answered = 0
-    while True:
-        queue = client.get("/api/v1/reviews/queue", params={"limit": 200})
-        queue.raise_for_status()
-        items = queue.json()["items"]
-        if not items:
-            return answered
-        for item in items:
-            answer = reviewer.review(item["prediction_id"], str(truth[item["prediction_id"]]), now)
-            posted = client.post(
-                "/api/v1/reviews",
-                json={
-                    "prediction_id": item["prediction_id"],
-                    "reviewer": "simulated-reviewer",
-                    "status": "labeled",
-                    "value": answer.label,
-                },
-            )
-            if posted.status_code != 201:
-                raise ServiceError(f"review failed: {posted.status_code} {posted.text}")
-            answered += 1
-
-
-# -- scoring -------------------------------------------------------------------------------
-
-
 def _opened_alerts(cfg: DecayguardConfig) -> list[dict[str, Any]]:
     engine = create_store_engine(cfg.resolved_store_url)
     try:
@@ -527,11 +310,11 @@ def run_demo(settings: DemoSettings, progress: Progress | None = None) -> DemoRe
     started = time.monotonic()
     watch = _Stopwatch()
     say = progress or (lambda _what, _done: None)
-    folder = _fresh_folder(settings.folder)
+    folder = fresh_folder(settings.folder)
     sim = settings.scenario.simulate()
     token = secrets.token_urlsafe(16)
     with WebhookInbox() as inbox:
-        cfg = _write_config(folder, inbox.apprise_url, token, settings, sim.target())
+        cfg = write_config(folder, inbox.apprise_url, token, settings, sim.target())
         engine = create_store_engine(cfg.resolved_store_url)
         upgrade(engine)
         engine.dispose()
@@ -548,7 +331,7 @@ def run_demo(settings: DemoSettings, progress: Progress | None = None) -> DemoRe
         steps = list(sim.steps(settings.step))
         with contextlib.ExitStack() as running:
             with watch("starting components"):
-                running.enter_context(_components(cfg))
+                running.enter_context(components(cfg))
             client = running.enter_context(
                 httpx.Client(
                     base_url=f"http://127.0.0.1:{cfg.api.port}",
@@ -557,10 +340,10 @@ def run_demo(settings: DemoSettings, progress: Progress | None = None) -> DemoRe
                 )
             )
             serving_url = f"http://127.0.0.1:{cfg.serving.http_port}"
-            person = _PersonsRetraining()
+            person = PersonsRetraining()
             demo_started = datetime.now(UTC)
             for i, (t0, t1, rows) in enumerate(steps):
-                if _training_in_flight(cfg):
+                if training_in_flight(cfg):
                     # a retraining started by the last step's decay event is training (or
                     # gating): simulated time waits for it, as a real day would
                     with watch("waiting for a retraining (Prefect, on the decay event)"):
@@ -577,20 +360,20 @@ def run_demo(settings: DemoSettings, progress: Progress | None = None) -> DemoRe
                 sent += report.sent
                 failures += report.failures
                 with watch("labels (API)"):
-                    labels += _deliver_labels(client, sim.labels_due(t0, t1))
+                    labels += deliver_labels(client, sim.labels_due(t0, t1))
                 with watch("reviews (API)"):
-                    reviews += _answer_reviews(client, truth, reviewer, t1.to_pydatetime())
+                    reviews += answer_reviews(client, truth, reviewer, t1.to_pydatetime())
                 now = t1.to_pydatetime()
                 monitored_at = datetime.now(UTC)
                 with watch("monitor runs (Prefect)"):
                     run_monitor(cfg, now)
                 runs += 1
-                if _may_retrain(cfg, now):
+                if may_retrain(cfg, now):
                     # the run's decay event starts a retraining on Prefect: simulated time
                     # waits for it (and its gate), as a real day would
                     with watch("retraining and gate (Prefect, on the decay event)"):
                         await_triggered_retraining(monitored_at, expect=True)
-                if _on_trial(cfg):
+                if on_trial(cfg):
                     with watch("release steps (Prefect)"):
                         run_release(cfg, now)
                 if person.due(cfg, now):
@@ -629,80 +412,3 @@ def run_demo(settings: DemoSettings, progress: Progress | None = None) -> DemoRe
         phase_seconds=watch.seconds,
         recovery=recovery,
     )
-
-
-def _may_retrain(cfg: DecayguardConfig, now: datetime) -> bool:
-    """Whether the monitor run just sent a decay event that may train (a decay incident is
-    open and the last retraining that trained is older than the cooldown): the demo waits for
-    those; the ones the cooldown skips end in a moment beside it."""
-    from decayguard.alerts.incidents import open_incidents
-    from decayguard.store.training_runs import last_training
-
-    engine = create_store_engine(cfg.resolved_store_url)
-    try:
-        if not any(str(i["rule"]).startswith("decay.") for i in open_incidents(engine)):
-            return False
-        last = last_training(engine, cfg.model.name, statuses=("registered",))
-        cooldown = timedelta(hours=cfg.training.min_hours_between)
-        return last is None or pd.Timestamp(last["as_of"]) <= pd.Timestamp(now) - cooldown
-    finally:
-        engine.dispose()
-
-
-def _training_in_flight(cfg: DecayguardConfig) -> bool:
-    """Whether a retraining is training, or has registered a version the gate has not judged
-    yet (retrainings that are skipped or wait for labels end in a moment: not waited for)."""
-    from decayguard.store.gate_reports import latest_gate_report
-    from decayguard.store.training_runs import training_history
-
-    engine = create_store_engine(cfg.resolved_store_url)
-    try:
-        for run in training_history(engine, cfg.model.name):
-            if run["status"] == "running":
-                return True
-            version = run["version"]
-            registered = run["status"] == "registered" and version is not None
-            if registered and latest_gate_report(engine, cfg.model.name, str(version)) is None:
-                return True
-        return False
-    finally:
-        engine.dispose()
-
-
-def _on_trial(cfg: DecayguardConfig) -> bool:
-    """Whether the release has a challenger to move (validated, shadow or canary): the demo
-    runs the release deployment then (in production it runs every interval; a run with
-    nothing to move only costs a flow-run process, which the demo's pace cannot afford)."""
-    from decayguard.release.stages import Stage
-    from decayguard.store.releases import list_releases
-
-    engine = create_store_engine(cfg.resolved_store_url)
-    try:
-        waiting = [Stage.VALIDATED, Stage.SHADOW, Stage.CANARY]
-        return bool(list_releases(engine, cfg.model.name, waiting))
-    finally:
-        engine.dispose()
-
-
-class _PersonsRetraining:
-    """Two simulated days after the first promotion, a person retrains by hand (if the loop
-    has not retrained again by then, this is the training function's second call: the
-    deliberately bad challenger)."""
-
-    def __init__(self) -> None:
-        self.done = False
-
-    def due(self, cfg: DecayguardConfig, now: datetime) -> bool:
-        if self.done:
-            return False
-        from decayguard.store.releases import release_history
-
-        engine = create_store_engine(cfg.resolved_store_url)
-        try:
-            history = release_history(engine, cfg.model.name)
-        finally:
-            engine.dispose()
-        promoted = [t for t in history if t["action"] == "promote"]
-        if promoted and now >= promoted[0]["created_at"] + timedelta(days=2):
-            self.done = True
-        return self.done

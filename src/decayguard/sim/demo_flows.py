@@ -11,11 +11,14 @@ deployment.
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
+
+import pandas as pd
 
 from decayguard.config import DecayguardConfig
 from decayguard.errors import ServiceError
+from decayguard.store import create_store_engine
 
 EVENT_GRACE_SECONDS = 8.0
 """How long a decayed monitor run's event may take to become a retrain flow run."""
@@ -102,3 +105,80 @@ def await_triggered_retraining(since: datetime, *, expect: bool = False) -> int:
             time.sleep(0.5)
             runs = read()
         return len(runs)
+
+
+def may_retrain(cfg: DecayguardConfig, now: datetime) -> bool:
+    """Whether the monitor run just sent a decay event that may train (a decay incident is
+    open and the last retraining that trained is older than the cooldown): the demo waits for
+    those; the ones the cooldown skips end in a moment beside it."""
+    from decayguard.alerts.incidents import open_incidents
+    from decayguard.store.training_runs import last_training
+
+    engine = create_store_engine(cfg.resolved_store_url)
+    try:
+        if not any(str(i["rule"]).startswith("decay.") for i in open_incidents(engine)):
+            return False
+        last = last_training(engine, cfg.model.name, statuses=("registered",))
+        cooldown = timedelta(hours=cfg.training.min_hours_between)
+        return last is None or pd.Timestamp(last["as_of"]) <= pd.Timestamp(now) - cooldown
+    finally:
+        engine.dispose()
+
+
+def training_in_flight(cfg: DecayguardConfig) -> bool:
+    """Whether a retraining is training, or has registered a version the gate has not judged
+    yet (retrainings that are skipped or wait for labels end in a moment: not waited for)."""
+    from decayguard.store.gate_reports import latest_gate_report
+    from decayguard.store.training_runs import training_history
+
+    engine = create_store_engine(cfg.resolved_store_url)
+    try:
+        for run in training_history(engine, cfg.model.name):
+            if run["status"] == "running":
+                return True
+            version = run["version"]
+            registered = run["status"] == "registered" and version is not None
+            if registered and latest_gate_report(engine, cfg.model.name, str(version)) is None:
+                return True
+        return False
+    finally:
+        engine.dispose()
+
+
+def on_trial(cfg: DecayguardConfig) -> bool:
+    """Whether the release has a challenger to move (validated, shadow or canary): the demo
+    runs the release deployment then (in production it runs every interval; a run with
+    nothing to move only costs a flow-run process, which the demo's pace cannot afford)."""
+    from decayguard.release.stages import Stage
+    from decayguard.store.releases import list_releases
+
+    engine = create_store_engine(cfg.resolved_store_url)
+    try:
+        waiting = [Stage.VALIDATED, Stage.SHADOW, Stage.CANARY]
+        return bool(list_releases(engine, cfg.model.name, waiting))
+    finally:
+        engine.dispose()
+
+
+class PersonsRetraining:
+    """Two simulated days after the first promotion, a person retrains by hand (if the loop
+    has not retrained again by then, this is the training function's second call: the
+    deliberately bad challenger)."""
+
+    def __init__(self) -> None:
+        self.done = False
+
+    def due(self, cfg: DecayguardConfig, now: datetime) -> bool:
+        if self.done:
+            return False
+        from decayguard.store.releases import release_history
+
+        engine = create_store_engine(cfg.resolved_store_url)
+        try:
+            history = release_history(engine, cfg.model.name)
+        finally:
+            engine.dispose()
+        promoted = [t for t in history if t["action"] == "promote"]
+        if promoted and now >= promoted[0]["created_at"] + timedelta(days=2):
+            self.done = True
+        return self.done

@@ -21,13 +21,8 @@ import pandas as pd
 
 from decayguard.config import DecayguardConfig
 from decayguard.registry import load_model
-from decayguard.sim.demo import (
-    DemoSettings,
-    _fresh_folder,
-    _prepare_features,
-    _train_champion,
-    _write_config,
-)
+from decayguard.sim.demo import DemoSettings, _prepare_features, _train_champion
+from decayguard.sim.demo_project import fresh_folder, write_config
 from decayguard.sim.population import FEATURE_NAMES
 from decayguard.sim.simulation import Simulation
 from decayguard.store import (
@@ -83,9 +78,9 @@ def build_retrain_world(
         label_delay_days=3.0,
         closed_loop=False,  # the tests drive retraining, the gate and the release themselves
     )
-    root = _fresh_folder(folder)
+    root = fresh_folder(folder)
     target = settings.scenario.simulate().target()
-    cfg = _write_config(root, "json://127.0.0.1:9/none", secrets.token_hex(8), settings, target)
+    cfg = write_config(root, "json://127.0.0.1:9/none", secrets.token_hex(8), settings, target)
     # No MLServer runs in this world: the gate decides on statistics alone.
     overrides: dict[str, dict[str, Any]] = {
         "training": {"on_decay": True},
