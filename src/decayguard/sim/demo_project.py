@@ -3,7 +3,7 @@
 :func:`write_config` writes the configuration the demo (and the retraining tests' worlds)
 run on: free ports, the simulated reviewer's share, and, for the closed loop, the retraining,
 gate and release settings and ``demo_train.py`` (the simulator's model, except that its second
-call learns from shuffled labels: the deliberately bad challenger).
+call learns from a broken join's labels: the deliberately bad challenger).
 """
 
 from __future__ import annotations
@@ -131,24 +131,33 @@ def closed_loop_config(settings: DemoSettings) -> dict[str, Any]:
 DEMO_TRAIN = '''"""The demo's training function (model.train_function: demo_train:retrain).
 
 It trains the simulator's model ({module}:{function}), except on its second call: then its
-training set comes through a broken join that pairs every applicant with another one's
-outcome (the labels shuffled) — a deliberately bad challenger, for the gate or the rollout
-judge to stop.
+training set comes through a broken join — a classifier's labels with their encoding flipped
+(each class read as the next one: 1 for 0, 0 for 1), a regressor's outcomes paired with other
+applicants' — a deliberately bad challenger, for the gate or the rollout judge to stop.
 """
 
 import dataclasses
 from pathlib import Path
+
+import pandas as pd
 
 from {module} import {function}
 
 CALLS = Path(__file__).with_name(".demo-train-calls")
 
 
+def _broken(labels):
+    if pd.api.types.is_numeric_dtype(labels):
+        return labels.sample(frac=1.0, random_state=2).reset_index(drop=True)
+    classes = sorted(labels.astype(str).unique())
+    following = dict(zip(classes, classes[1:] + classes[:1]))
+    return labels.astype(str).map(following)
+
+
 def retrain(training):
     calls = int(CALLS.read_text()) + 1 if CALLS.exists() else 1
     CALLS.write_text(str(calls))
     if calls == 2:
-        shuffled = training.labels.sample(frac=1.0, random_state=2).reset_index(drop=True)
-        training = dataclasses.replace(training, labels=shuffled)
+        training = dataclasses.replace(training, labels=_broken(training.labels))
     return {function}(training)
 '''
