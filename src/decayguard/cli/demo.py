@@ -36,6 +36,18 @@ def _figure(value: float | None, metric: str) -> str:
     return "—" if value is None else (f"{value:.1f}" if metric == "mae" else f"{value:.3f}")
 
 
+def _fix_cells(recovery: Any) -> tuple[str, str, str]:
+    m = recovery.metric
+    started = recovery.retrain_started
+    promoted = recovery.promoted_version
+    return (
+        f"{started:%b %d}" if started else "[red]no[/red]",
+        f"v{promoted} {recovery.promoted_at:%b %d}" if promoted else "[red]no[/red]",
+        f"{_figure(recovery.metric_before, m)}, {_figure(recovery.metric_worst, m)}, "
+        f"{_figure(recovery.metric_after, m)} ({_figure(recovery.metric_never_retrain, m)})",
+    )
+
+
 def _recovery_table(recovery: Any) -> Table:
     """The fix half: what the loop did about the concept shift, and what it was worth."""
     m = recovery.metric
@@ -103,18 +115,25 @@ def demo(
             DemoSettings(folder=folder, fast=fast, seed=seed, task=task.value), progress
         )
 
-    table = Table(title="Onsets in the simulation and when each strategy raised an alert")
+    table = Table(title="Onsets in the simulation: when each strategy raised an alert, and the fix")
     table.add_column("onset")
     table.add_column("starts")
     table.add_column("proxy signals\n(drift, estimates)")
     table.add_column("reviewed sample")
     table.add_column("retrospective labels")
+    table.add_column("retrain\nstarted")
+    table.add_column("challenger\npromoted")
+    recovery = result.recovery
+    metric = recovery.metric if recovery else "metric"
+    table.add_column(f"realized {metric}: before,\nworst, after (never retrained)")
     detections = result.score.detections
     for i, onset in enumerate(result.onsets):
+        fixed = recovery is not None and onset.kind == "concept"
         table.add_row(
             f"{i + 1}. {onset.kind}",
             f"{onset.start:%b %d}",
             *(_cell(detections, i, s) for s in ("proxy", "review", "realized")),
+            *(_fix_cells(recovery) if fixed else ("[dim]— (no decay)[/dim]", "—", "—")),
         )
     console.print(table)
     for i, onset in enumerate(result.onsets):
