@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -31,9 +32,24 @@ QUIET_ENV = {
 }
 
 
+_LISTEN_PORTS = (20000, 32768)
+"""Where :func:`free_port` looks: below Linux's default ephemeral range (32768-60999), which
+the kernel hands to outgoing connections. A port taken from that range (``bind(0)``) can be
+handed to some client's connection before the server meant to listen on it starts."""
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
+    """A TCP port nobody listens on right now, outside the ephemeral range."""
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.randrange(*_LISTEN_PORTS)
+        with socket.socket() as sock:
+            try:
+                sock.bind((host, port))
+            except OSError:
+                continue
+            return port
+    with socket.socket() as sock:  # a crowded range: let the kernel choose
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
 
