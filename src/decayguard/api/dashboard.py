@@ -17,14 +17,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.responses import HTMLResponse, Response
-from plotly.offline import get_plotlyjs
-from plotly.utils import PlotlyJSONEncoder
 
 from decayguard.api.auth import ReadAccess
 from decayguard.api.deps import ConfigDep, EngineDep
-from decayguard.dashboard.charts import build_charts
 from decayguard.dashboard.data import load_dashboard, resolve_range
-from decayguard.dashboard.report import static_text
 from decayguard.store.dashboard import model_names
 
 __all__ = ["router"]
@@ -55,6 +51,8 @@ MODEL = Query(
 
 @cache
 def _plotly_js() -> bytes:
+    from plotly.offline import get_plotlyjs
+
     text: str = get_plotlyjs()
     return text.encode("utf-8")
 
@@ -62,6 +60,8 @@ def _plotly_js() -> bytes:
 @router.get("/dashboard", response_class=HTMLResponse, include_in_schema=False)
 def dashboard_page(config: ConfigDep) -> HTMLResponse:
     """The dashboard shell (open: the data it fetches is what ``protect_reads`` guards)."""
+    from decayguard.dashboard.report import static_text  # plotly loads with it, on first use
+
     page = Template(static_text("dashboard.html")).substitute(
         model_name=html.escape(config.model.name, quote=True)
     )
@@ -76,6 +76,8 @@ def plotly_asset() -> Response:
 
 @router.get("/dashboard/assets/{name}", include_in_schema=False)
 def dashboard_asset(name: str) -> Response:
+    from decayguard.dashboard.report import static_text
+
     media_type = _ASSETS.get(name)
     if media_type is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no asset {name!r}")
@@ -91,6 +93,8 @@ def get_models(config: ConfigDep, engine: EngineDep) -> list[str]:
 
 
 def _json(body: Any) -> Response:
+    from plotly.utils import PlotlyJSONEncoder  # plotly loads on the first dashboard request
+
     text = json.dumps(body, cls=PlotlyJSONEncoder, separators=(",", ":"))
     return Response(text, media_type="application/json")
 
@@ -136,6 +140,8 @@ def get_dashboard_data(
         event_limit=limit,
         decision_limit=limit,
     )
+    from decayguard.dashboard.charts import build_charts
+
     charts = build_charts(data)
     flagged = data.decisions[data.decisions["flagged"].astype(bool)]
     body = {

@@ -44,23 +44,14 @@ def promote(
     required and audited. :class:`IllegalTransition` when the version cannot be promoted."""
     from decayguard.release.stages import IllegalTransition, Stage
     from decayguard.store.migrate import migrated_engine
-    from decayguard.store.releases import (
-        Move,
-        candidate_release,
-        get_release,
-        list_releases,
-        release_in,
-    )
+    from decayguard.store.releases import Move, get_release, release_in, trial_release
 
     why = _require_reason(reason)
     name = cfg.model.name
     with migrated_engine(cfg.resolved_store_url) as engine:
         champion = release_in(engine, name, Stage.CHAMPION)
         if version is None:
-            target = candidate_release(engine, name)
-            if target is None:
-                waiting = list_releases(engine, name, [Stage.VALIDATED])
-                target = waiting[-1] if waiting else None
+            target = trial_release(engine, name)
             if target is None:
                 raise IllegalTransition(f"{name}: no challenger to promote")
         else:
@@ -192,20 +183,12 @@ def release_status(cfg: DecayguardConfig) -> ReleaseStatus:
     from decayguard.release.stages import Stage
     from decayguard.store.events import read_audit
     from decayguard.store.migrate import migrated_engine
-    from decayguard.store.releases import (
-        candidate_release,
-        list_releases,
-        release_in,
-        unapplied_transitions,
-    )
+    from decayguard.store.releases import release_in, trial_release, unapplied_transitions
 
     name = cfg.model.name
     with migrated_engine(cfg.resolved_store_url) as engine:
         champion = release_in(engine, name, Stage.CHAMPION)
-        trial = candidate_release(engine, name)
-        if trial is None:
-            waiting = list_releases(engine, name, [Stage.VALIDATED])
-            trial = waiting[-1] if waiting else None
+        trial = trial_release(engine, name)
         checks = read_audit(engine, name, action="release.checked", last=1)
         return ReleaseStatus(
             model_name=name,

@@ -337,14 +337,11 @@ def _guard(
 
 def _outcome(engine: Engine, cfg: DecayguardConfig, now: datetime) -> AdvanceOutcome:
     from decayguard.release.stages import Stage
-    from decayguard.store.releases import candidate_release, list_releases, release_in
+    from decayguard.store.releases import release_in, trial_release
 
     name = cfg.model.name
     champion = release_in(engine, name, Stage.CHAMPION)
-    trial = candidate_release(engine, name)
-    if trial is None:
-        waiting = list_releases(engine, name, [Stage.VALIDATED])
-        trial = waiting[-1] if waiting else None
+    trial = trial_release(engine, name)
     return AdvanceOutcome(
         model_name=name,
         now=now,

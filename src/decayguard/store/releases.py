@@ -292,6 +292,12 @@ def candidate_release(engine: Engine, model_name: str) -> ReleaseRow | None:
     return found[-1] if found else None
 
 
+def trial_release(engine: Engine, model_name: str) -> ReleaseRow | None:
+    """The version on trial: the one on live traffic (shadow or canary), else the newest
+    validated one waiting for its trial, or ``None``."""
+    return candidate_release(engine, model_name) or release_in(engine, model_name, Stage.VALIDATED)
+
+
 def unapplied_transitions(engine: Engine, model_name: str) -> list[dict[str, Any]]:
     """Transitions whose side effects are not known to be done, oldest first."""
     query = (
